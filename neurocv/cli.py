@@ -1,0 +1,176 @@
+"""The ``neurocv`` command line: thin typer commands over library functions.
+
+Results go to stdout, diagnostics to stderr; every :class:`~neurocv.errors.NeuroCVError` becomes one line
+``error: <message>`` and a non-zero exit, without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from .errors import ConfigError, NeuroCVError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Compressed-domain video action recognition, from the bitstream to neuromorphic hardware.")
+out = Console()
+err = Console(stderr=True)
+
+
+def _parse_size(text: Optional[str], what: str = "--size") -> Optional[tuple[int, int]]:
+    if text is None or text.lower() == "native":
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"{what} expects WxH (e.g. 340x256), got '{text}'") from None
+    if w < 2 or h < 2:
+        raise ConfigError(f"{what} must be at least 2x2, got '{text}'")
+    return w, h
+
+
+def _gop_layout(types) -> str:
+    letters = {1: "I", 2: "P", 3: "B"}
+    s = "".join(letters.get(int(t), "?") for t in types)
+    return " ".join(s[i:j] for i, j in zip([0] + [k for k in range(1, len(s)) if s[k] == "I"],
+                                           [k for k in range(1, len(s)) if s[k] == "I"] + [len(s)]))
+
+
+@app.command()
+def info(video: Path, as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
+    """Codec, size, frame count, GOP layout (I/P/B positions) and whether B-frames are present."""
+    import numpy as np
+
+    from .codec import scan_picture_types
+
+    index, types = scan_picture_types(video)
+    result = {
+        "video": str(video), "codec": index.codec, "width": index.width, "height": index.height,
+        "fps": round(index.fps, 3), "frames": index.n_frames,
+        "i_frames": np.flatnonzero(types == 1).tolist(), "p_frames": int((types == 2).sum()),
+        "b_frames": int((types == 3).sum()), "has_b_frames": bool((types == 3).any() or index.reordered),
+        "gop_sizes": np.diff(np.r_[np.flatnonzero(types == 1), len(types)]).tolist(),
+    }
+    if as_json:
+        print(json.dumps(result))
+        return
+    for key in ("codec", "width", "height", "fps", "frames", "p_frames", "b_frames", "has_b_frames"):
+        out.print(f"[bold]{key:>12}[/]  {result[key]}")
+    out.print(f"[bold]{'I-frames at':>12}[/]  {result['i_frames']}")
+    out.print(f"[bold]{'GOP layout':>12}[/]  {_gop_layout(types)}", soft_wrap=True)
+
+
+@app.command()
+def extract(
+    video: Path,
+    output: Path = typer.Option(..., "-o", "--output", help="Output .npz file."),
+    segments: int = typer.Option(8, "--segments", "-n", min=1, help="Number of segments (one P-frame each)."),
+    all_frames: bool = typer.Option(False, "--all", help="Every P-frame instead of N segments."),
+    no_accumulate: bool = typer.Option(False, "--no-accumulate", help="Frame-to-frame MV/residual, not traced."),
+    size: Optional[str] = typer.Option(None, "--size", help="Resize to WxH (default: native size)."),
+):
+    """Write iframes, mvs, residuals, frame_index and gop_index of a video to an .npz file."""
+    from ._io import atomic_savez
+    from .codec import read_clip
+
+    wh = _parse_size(size)
+    clip = read_clip(video, segments, accumulate=not no_accumulate, all_pframes=all_frames, size=wh)
+    atomic_savez(output, compress=False, **clip.arrays())
+    h, w = clip.iframes.shape[1:3]
+    err.print(f"wrote {output}: {len(clip)} triplets at {w}x{h}, frames {clip.frame_index.tolist()}")
+
+
+@app.command()
+def show(video: Path, output: Path = typer.Option(..., "-o", "--output", help="Folder for the PNGs."),
+         frames: int = typer.Option(4, "--frames", min=1, help="How many sampled P-frames to draw.")):
+    """PNGs like the paper's Fig. 2: I-frame, raw and accumulated motion, raw and accumulated residuals."""
+    from .viz import show_video
+
+    for p in show_video(video, output, frames):
+        print(p)
+
+
+@app.command()
+def transcode(
+    src: Path, dst: Path,
+    size: str = typer.Option("340x256", "--size", help="WxH, or 'native'."),
+    gop: int = typer.Option(12, "--gop", min=1, help="An I-frame every N frames."),
+    codec: str = typer.Option("mpeg4", "--codec", help="mpeg4 (MPEG-4 Part 2) or h264."),
+    bframes: int = typer.Option(0, "--bframes", min=0, help="Maximum consecutive B-frames (0: none)."),
+    qscale: int = typer.Option(2, "--qscale", min=1, max=31, help="Fixed quantiser (1 best, 31 worst)."),
+):
+    """Re-encode to the paper's form: MPEG-4 Part 2, GOP 12, no B-frames, 340x256."""
+    from .codec.encode import transcode as _transcode
+
+    result = _transcode(src, dst, size=_parse_size(size), gop_size=gop, codec=codec, max_b_frames=bframes,
+                        qscale=qscale)
+    err.print(f"wrote {dst}: {result}")
+
+
+@app.command()
+def synth(
+    out_dir: Path,
+    videos_per_class: int = typer.Option(24, "--videos-per-class", min=2),
+    size: str = typer.Option("112x112", "--size", help="WxH of the videos."),
+    frames: int = typer.Option(36, "--frames", min=2, help="Frames per video."),
+    test_fraction: float = typer.Option(0.25, "--test-fraction", min=0.05, max=0.95),
+    seed: int = typer.Option(0, "--seed"),
+):
+    """A synthetic action dataset (10 motion classes) as MPEG-4 files in the UCF-101 layout."""
+    from .synth import make_synthetic_dataset
+
+    w, h = _parse_size(size)
+    path = make_synthetic_dataset(out_dir, videos_per_class=videos_per_class, test_fraction=test_fraction,
+                                  width=w, height=h, n_frames=frames, seed=seed, progress=True)
+    print(path)
+
+
+@app.command()
+def cache(
+    data: Path,
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Default: DATA/cache."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1),
+    no_accumulate: bool = typer.Option(False, "--no-accumulate"),
+):
+    """Extract every video of a dataset (both splits) into a cache, in parallel; resumable."""
+    from .data import cache_dataset
+
+    report = cache_dataset(data, cache_dir, workers, accumulate=not no_accumulate)
+    err.print(f"extracted {report.done}, already cached {report.skipped}, failed {len(report.failed)}")
+    for video, message in report.failed:
+        err.print(f"error: {message}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    try:
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
+    except NeuroCVError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        sys.exit(130)
+    except Exception as exc:  # click's own usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

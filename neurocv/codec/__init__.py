@@ -1,0 +1,11 @@
+"""Compressed-domain video: reading I-frames, motion vectors and residuals (:mod:`.reader`), tracing them back to
+the I-frame (:mod:`.motion`), segment sampling (:mod:`.sampling`) and re-encoding (:mod:`.encode`)."""
+
+from .motion import accumulate, dense_motion, warp_nearest
+from .reader import CompressedClip, VideoIndex, check_traceable, probe, read_clip, scan_picture_types
+from .sampling import sample_positions
+
+__all__ = [
+    "CompressedClip", "VideoIndex", "accumulate", "check_traceable", "dense_motion", "probe", "read_clip",
+    "sample_positions", "scan_picture_types", "warp_nearest",
+]

@@ -1,0 +1,382 @@
+"""Read what a stored video already holds: I-frames, motion vectors and pixel-space residuals (the paper's Sec. 3.1).
+
+``probe`` demuxes the file without decoding (fast) to learn the frame count and where the keyframes are.
+``read_clip`` then decodes only the GOPs that hold the frames it needs: it seeks to each such GOP's keyframe and stops
+at the last needed frame, tracing every P-frame's motion back to the I-frame on the way (see :mod:`.motion`).
+Only the I-frame and the sampled frames are converted to RGB: frames between samples need only their motion traced.
+
+B-frames are detected (decode order differs from display order, a B picture type, or a vector that references a
+future frame) and rejected with :class:`~neurocv.errors.BFramesError`, pointing to ``neurocv transcode``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import BFramesError, UnsupportedCodecError, VideoDecodeError
+from .motion import accumulate as _accumulate_step
+from .motion import dense_motion, warp_nearest
+from .sampling import sample_positions
+
+__all__ = ["VideoIndex", "CompressedClip", "probe", "read_clip", "scan_picture_types", "MV_CODECS"]
+
+# FFmpeg decoders that honour flags2=+export_mvs (the mpegvideo family and H.264). HEVC, VP9, AV1 ... export none.
+MV_CODECS = frozenset({
+    "mpeg4", "h264", "mpeg1video", "mpeg2video", "h263", "h263p", "h263i", "flv1",
+    "msmpeg4v1", "msmpeg4v2", "msmpeg4v3", "msmpeg4", "wmv1", "wmv2",
+})
+PICT_I, PICT_P, PICT_B = 1, 2, 3
+_TRANSCODE_HINT = "re-encode it with `neurocv transcode IN OUT` (MPEG-4 Part 2, GOP 12, no B-frames)"
+
+
+def _av():
+    import av  # imported lazily: `neurocv --help` and the Lava worker need no FFmpeg
+
+    return av
+
+
+@dataclass(frozen=True)
+class VideoIndex:
+    """What demuxing (no decoding) tells about a video stream.
+
+    ``pts`` is ``(n_frames,)`` presentation timestamps in display order (None when the stream carries none, as raw
+    elementary streams may); ``keyframes`` the display positions of keyframe packets; ``reordered`` True when decode
+    order differs from display order (B-frames).
+    """
+
+    path: Path
+    codec: str
+    width: int
+    height: int
+    fps: float
+    n_frames: int
+    keyframes: np.ndarray
+    pts: np.ndarray | None
+    reordered: bool
+    decoder_delay: int
+
+    @property
+    def p_positions(self) -> np.ndarray:
+        """Positions of the frames after the first keyframe that are not keyframes (P-frames when there are no B)."""
+        if self.keyframes.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        pos = np.arange(self.keyframes[0], self.n_frames, dtype=np.int64)
+        return pos[~np.isin(pos, self.keyframes)]
+
+    def gop_start(self, pos: int) -> int:
+        """Display position of the keyframe that opens the GOP holding ``pos``."""
+        k = np.searchsorted(self.keyframes, pos, side="right") - 1
+        if k < 0:
+            raise VideoDecodeError(f"{self.path}: frame {pos} precedes the first keyframe")
+        return int(self.keyframes[k])
+
+    def gop_number(self, pos: int) -> int:
+        return int(np.searchsorted(self.keyframes, pos, side="right") - 1)
+
+
+@dataclass(frozen=True)
+class CompressedClip:
+    """One (I-frame, motion, residual) triplet per sampled P-frame, in display order.
+
+    iframes:     ``(N, H, W, 3)`` uint8 RGB, the I-frame of each sample's GOP
+    mvs:         ``(N, H, W, 2)`` float32 pixels ``(x, y)``; accumulated since the I-frame (``Pi``) or raw (``tau``)
+    residuals:   ``(N, H, W, 3)`` float32, decoded frame minus motion-compensated reference (accumulated or raw)
+    frame_index: ``(N,)`` int64 display positions; ``gop_index``: ``(N,)`` int64 GOP ordinals (0 = first GOP)
+    """
+
+    iframes: np.ndarray
+    mvs: np.ndarray
+    residuals: np.ndarray
+    frame_index: np.ndarray
+    gop_index: np.ndarray
+    accumulated: bool = True
+
+    def __len__(self) -> int:
+        return int(self.frame_index.shape[0])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "accumulated"}
+
+    def resized(self, width: int, height: int) -> "CompressedClip":
+        """Bilinear resize; motion vectors are rescaled so they stay in (new) pixels."""
+        from .resize import resize_bilinear
+
+        h0, w0 = self.iframes.shape[1:3]
+        if (w0, h0) == (width, height):
+            return self
+        scale = np.array([width / w0, height / h0], dtype=np.float32)
+        return dataclasses.replace(
+            self,
+            iframes=np.clip(np.rint(resize_bilinear(self.iframes.astype(np.float32), width, height)), 0, 255)
+            .astype(np.uint8),
+            mvs=resize_bilinear(self.mvs, width, height) * scale,
+            residuals=resize_bilinear(self.residuals, width, height),
+        )
+
+
+def _open(path: Path):
+    av = _av()
+    if not path.exists():
+        raise VideoDecodeError(f"{path}: file not found")
+    if path.is_dir():
+        raise VideoDecodeError(f"{path}: is a folder, not a video file")
+    if path.stat().st_size == 0:
+        raise VideoDecodeError(f"{path}: empty file")
+    try:
+        container = av.open(str(path), "r")
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise VideoDecodeError(f"{path}: not a readable video ({exc.__class__.__name__}: {exc})") from None
+    if not container.streams.video:
+        kinds = sorted({s.type for s in container.streams}) or ["none"]
+        container.close()
+        raise VideoDecodeError(f"{path}: no video stream (streams found: {', '.join(kinds)})")
+    return container
+
+
+def probe(path: str | Path) -> VideoIndex:
+    """Demux ``path`` (no decoding) and index its frames and keyframes. Raises VideoDecodeError on unusable files."""
+    av = _av()
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        pts_list: list[int | None] = []
+        keys: list[bool] = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                pts_list.append(packet.pts)
+                keys.append(bool(packet.is_keyframe))
+        except av.error.FFmpegError as exc:
+            raise VideoDecodeError(f"{path}: truncated or corrupt container after {len(keys)} packets ({exc})") from None
+        if not keys:
+            raise VideoDecodeError(f"{path}: the video stream holds no frames (empty or truncated file)")
+        have_pts = all(p is not None for p in pts_list)
+        if have_pts:
+            arr = np.asarray(pts_list, dtype=np.int64)
+            order = np.argsort(arr, kind="stable")
+            reordered = bool(np.any(np.diff(arr) < 0))
+            key_arr = np.asarray(keys)[order]
+            pts = arr[order]
+        else:
+            reordered = False
+            key_arr = np.asarray(keys)
+            pts = None
+        keyframes = np.flatnonzero(key_arr).astype(np.int64)
+        if keyframes.size == 0:
+            raise VideoDecodeError(f"{path}: no keyframe in the stream (truncated at the start?)")
+        fps = float(stream.average_rate) if stream.average_rate else 0.0
+        return VideoIndex(
+            path=path, codec=ctx.name, width=int(ctx.width), height=int(ctx.height), fps=fps,
+            n_frames=len(keys), keyframes=keyframes, pts=pts, reordered=reordered,
+            decoder_delay=int(getattr(ctx, "has_b_frames", 0) or 0),
+        )
+    finally:
+        container.close()
+
+
+def check_traceable(index: VideoIndex) -> None:
+    """Raise a clear error when the stream's codec exports no motion vectors or the stream holds B-frames."""
+    if index.codec not in MV_CODECS:
+        raise UnsupportedCodecError(
+            f"{index.path}: codec '{index.codec}' exports no motion vectors in FFmpeg; {_TRANSCODE_HINT}")
+    if index.reordered or index.decoder_delay > 0:
+        raise BFramesError(f"{index.path}: the stream holds B-frames, which neurocv does not trace; {_TRANSCODE_HINT}")
+
+
+class _Decoder:
+    """Decodes display-ordered frames of one video, seeking to GOP starts when the stream has timestamps."""
+
+    def __init__(self, index: VideoIndex, export_mvs: bool = True):
+        self.index = index
+        self.export_mvs = export_mvs
+        self.container = None
+        self._seq_iter: Iterator | None = None
+        self._seq_pos = 0
+        self._pos_of_pts = None if index.pts is None else {int(p): i for i, p in enumerate(index.pts)}
+
+    def _reopen(self):
+        self.close()
+        self.container = _open(self.index.path)
+        stream = self.container.streams.video[0]
+        options = {"err_detect": "careful"}
+        if self.export_mvs:
+            options["flags2"] = "+export_mvs"
+        stream.codec_context.options = options
+        return stream
+
+    def close(self) -> None:
+        if self.container is not None:
+            self.container.close()
+            self.container = None
+            self._seq_iter = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def frames(self, start: int, stop: int) -> Iterator[tuple[int, object]]:
+        """Yield ``(position, av.VideoFrame)`` for positions ``start..stop`` inclusive; ``start`` is a keyframe."""
+        av = _av()
+        path = self.index.path
+        pos = start - 1
+        try:
+            if self._pos_of_pts is not None:
+                stream = self._reopen() if self.container is None else self.container.streams.video[0]
+                self.container.seek(int(self.index.pts[start]), stream=stream, backward=True, any_frame=False)
+                for frame in self.container.decode(stream):
+                    pos = self._pos_of_pts.get(frame.pts) if frame.pts is not None else pos + 1
+                    if pos is None:
+                        raise VideoDecodeError(f"{path}: decoded a frame with an unknown timestamp {frame.pts}")
+                    if pos < start:
+                        continue
+                    if pos > stop:
+                        return
+                    yield pos, frame
+            else:  # no timestamps (raw stream): decode sequentially, reopening to go back
+                if self._seq_iter is None or self._seq_pos > start:
+                    stream = self._reopen()
+                    self._seq_iter = iter(self.container.decode(stream))
+                    self._seq_pos = 0
+                for frame in self._seq_iter:
+                    pos = self._seq_pos
+                    self._seq_pos += 1
+                    if pos < start:
+                        continue
+                    yield pos, frame
+                    if pos >= stop:
+                        return
+        except av.error.FFmpegError as exc:
+            raise VideoDecodeError(f"{path}: corrupt data near frame {pos + 1}: {exc}") from None
+
+
+def _rgb(frame) -> np.ndarray:
+    return frame.to_ndarray(format="rgb24")
+
+
+def _vectors(frame):
+    sd = frame.side_data.get("MOTION_VECTORS")
+    return None if sd is None else sd.to_ndarray()
+
+
+def read_clip(
+    path: str | Path,
+    segments: int = 8,
+    *,
+    train: bool = False,
+    rng: np.random.Generator | None = None,
+    accumulate: bool = True,
+    all_pframes: bool = False,
+    size: tuple[int, int] | None = None,
+    index: VideoIndex | None = None,
+) -> CompressedClip:
+    """Extract one (I-frame, motion, residual) triplet per segment (or per P-frame with ``all_pframes``).
+
+    ``segments`` spans as in :func:`~neurocv.codec.sampling.sample_positions` (centre P-frame, or a random one with
+    ``train``). ``accumulate`` traces motion and residual back to the GOP's I-frame (eqs. 1-2), else they are
+    frame-to-frame. ``size=(W, H)`` resizes the outputs (native size by default).
+    """
+    path = Path(path)
+    index = index or probe(path)
+    check_traceable(index)
+    p_pos = index.p_positions
+    if p_pos.size == 0:
+        raise VideoDecodeError(f"{path}: all-intra video (no P-frames among {index.n_frames} frames); {_TRANSCODE_HINT}")
+    if all_pframes:
+        positions = p_pos
+    else:
+        positions = sample_positions(index.n_frames, p_pos, segments, train=train, rng=rng)
+    wanted = np.unique(positions)
+    gops: dict[int, list[int]] = {}
+    for p in wanted.tolist():
+        gops.setdefault(index.gop_start(p), []).append(p)
+
+    out: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    with _Decoder(index) as dec:
+        for gop_start, want in gops.items():
+            out.update(_trace_gop(dec, gop_start, set(want), accumulate, convert_all=all_pframes and not accumulate))
+    missing = [p for p in wanted.tolist() if p not in out]
+    if missing:
+        raise VideoDecodeError(f"{path}: frames {missing[:5]} could not be decoded (truncated or corrupt stream)")
+    clip = CompressedClip(
+        iframes=np.stack([out[p][0] for p in positions.tolist()]),
+        mvs=np.stack([out[p][1] for p in positions.tolist()]),
+        residuals=np.stack([out[p][2] for p in positions.tolist()]),
+        frame_index=positions.astype(np.int64),
+        gop_index=np.array([index.gop_number(p) for p in positions.tolist()], dtype=np.int64),
+        accumulated=accumulate,
+    )
+    return clip.resized(*size) if size is not None else clip
+
+
+def _trace_gop(dec: _Decoder, gop_start: int, want: set[int], accumulate: bool, convert_all: bool):
+    """Decode one GOP from its keyframe up to ``max(want)``; return ``{pos: (iframe, mv, residual)}``."""
+    path = dec.index.path
+    h, w = dec.index.height, dec.index.width
+    result = {}
+    iframe = acc = prev_rgb = prev_frame = None
+    for pos, frame in dec.frames(gop_start, max(want)):
+        pict = int(frame.pict_type)
+        if pict == PICT_B:
+            raise BFramesError(f"{path}: frame {pos} is a B-frame, which neurocv does not trace; {_TRANSCODE_HINT}")
+        if pict == PICT_I or iframe is None:
+            if pict != PICT_I:
+                raise VideoDecodeError(f"{path}: GOP at frame {gop_start} does not start with an I-frame (corrupt?)")
+            # An I-frame (also a non-IDR one mid-GOP) restarts the tracing: motion is measured from it.
+            iframe = _rgb(frame)
+            acc = np.zeros((h, w, 2), np.float32)
+            prev_rgb, prev_frame = iframe, frame
+            if pos in want:
+                result[pos] = (iframe, acc.copy(), np.zeros((h, w, 3), np.float32))
+            continue
+        vectors = _vectors(frame)
+        if vectors is not None and np.any(vectors["source"] > 0):
+            raise BFramesError(f"{path}: frame {pos} references a future frame (B-frame); {_TRANSCODE_HINT}")
+        tau = dense_motion(vectors, h, w)
+        if accumulate:
+            acc = _accumulate_step(acc, tau)
+        cur = None
+        if pos in want or convert_all:
+            cur = _rgb(frame)
+        if pos in want:
+            if accumulate:
+                res = cur.astype(np.float32) - warp_nearest(iframe, acc).astype(np.float32)
+                result[pos] = (iframe, acc.copy(), res)
+            else:
+                ref = prev_rgb if prev_rgb is not None else _rgb(prev_frame)
+                res = cur.astype(np.float32) - warp_nearest(ref, tau).astype(np.float32)
+                result[pos] = (iframe, tau, res)
+        prev_rgb, prev_frame = cur, frame
+    return result
+
+
+def scan_picture_types(path: str | Path) -> tuple[VideoIndex, np.ndarray]:
+    """Decode every frame (no conversion) and return the index and ``(n_frames,)`` picture types (1 I, 2 P, 3 B)."""
+    av = _av()
+    index = probe(path)
+    types = np.zeros(index.n_frames, dtype=np.int8)
+    container = _open(index.path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        pos_of = None if index.pts is None else {int(p): i for i, p in enumerate(index.pts)}
+        n = 0
+        for frame in container.decode(stream):
+            i = pos_of.get(frame.pts, n) if pos_of is not None and frame.pts is not None else n
+            if 0 <= i < types.size:
+                types[i] = int(frame.pict_type)
+            n += 1
+    except av.error.FFmpegError as exc:
+        raise VideoDecodeError(f"{index.path}: corrupt data after {n} frames: {exc}") from None
+    finally:
+        container.close()
+    return index, types

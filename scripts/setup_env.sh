@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the two environments of neurocv when missing (idempotent; a stamp file records a finished build).
+#   .venv       Python 3.11: torch 2.13.0 (CPU), numpy 2, PyAV, ONNX, onnxruntime, NIR, nirtorch, norse (--no-deps), CLI, tests
+#   .venv-lava  Python 3.10: lava-nc 0.10.0, nir, h5py, numpy < 2 and no torch (Lava runs only on 3.10 with numpy < 2)
+# Usage: scripts/setup_env.sh [main|lava|all]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what="${1:-all}"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+build_main() {
+  if [ -f .venv/.neurocv-ready ] && cmp -s pyproject.toml .venv/.neurocv-ready; then return 0; fi
+  py=$(scripts/find_python.sh 3.11)
+  echo "[setup] building .venv with $py" >&2
+  [ -x .venv/bin/python ] || "$py" -m venv .venv
+  # torch first and exactly pinned, so no later resolution can pull a CUDA build.
+  .venv/bin/pip install -q "torch==2.13.0"
+  .venv/bin/pip install -q -e ".[test]"
+  # norse's requirements pull torchvision and a CUDA torch: install it alone.
+  .venv/bin/pip install -q --no-deps "norse==1.1.0"
+  .venv/bin/python -c "import torch, av, onnx, onnxruntime, nir, nirtorch, norse, typer, rich, matplotlib; assert not torch.version.cuda, 'a CUDA torch was installed'"
+  cp pyproject.toml .venv/.neurocv-ready
+}
+
+build_lava() {
+  if [ -f .venv-lava/.neurocv-ready ] && cmp -s scripts/requirements-lava.txt .venv-lava/.neurocv-ready; then return 0; fi
+  py=$(scripts/find_python.sh 3.10) || { echo "error: .venv-lava needs Python 3.10 (lava-nc 0.10.0 fails to import on 3.11)" >&2; exit 1; }
+  echo "[setup] building .venv-lava with $py" >&2
+  [ -x .venv-lava/bin/python ] || "$py" -m venv .venv-lava
+  .venv-lava/bin/pip install -q -r scripts/requirements-lava.txt
+  .venv-lava/bin/python -c "import lava.magma.core.run_configs, lava.proc.conv.process, nir, h5py, numpy; assert numpy.__version__ < '2'; import importlib.util as u; assert u.find_spec('torch') is None, 'torch must not be in .venv-lava'"
+  cp scripts/requirements-lava.txt .venv-lava/.neurocv-ready
+}
+
+case "$what" in
+  main) build_main ;;
+  lava) build_lava ;;
+  all) build_main; build_lava ;;
+  *) echo "usage: $0 [main|lava|all]" >&2; exit 2 ;;
+esac
