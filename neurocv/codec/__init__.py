@@ -2,10 +2,10 @@
 the I-frame (:mod:`.motion`), segment sampling (:mod:`.sampling`) and re-encoding (:mod:`.encode`)."""
 
 from .motion import accumulate, dense_motion, warp_nearest
-from .reader import CompressedClip, VideoIndex, check_traceable, probe, read_clip, scan_picture_types
+from .reader import CompressedClip, VideoIndex, check_traceable, iter_pframes, probe, read_clip, scan_picture_types
 from .sampling import sample_positions
 
 __all__ = [
-    "CompressedClip", "VideoIndex", "accumulate", "check_traceable", "dense_motion", "probe", "read_clip",
+    "CompressedClip", "VideoIndex", "accumulate", "check_traceable", "dense_motion", "iter_pframes", "probe", "read_clip",
     "sample_positions", "scan_picture_types", "warp_nearest",
 ]

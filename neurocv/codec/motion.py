@@ -31,31 +31,65 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["dense_motion", "accumulate", "warp_nearest", "reference_index"]
+__all__ = ["dense_motion", "motion_cells", "expand_cells", "accumulate", "warp_nearest", "reference_index"]
 
 
-def dense_motion(vectors: np.ndarray | None, height: int, width: int) -> np.ndarray:
-    """Paint FFmpeg motion vectors into a dense field ``tau`` of shape ``(H, W, 2)``, float32 pixels ``(x, y)``.
+def motion_cells(vectors: np.ndarray | None, height: int, width: int) -> tuple[np.ndarray, int]:
+    """Paint FFmpeg motion vectors on the coarsest exact grid: returns ``(cells, g)`` where pixel ``(y, x)`` moves
+    by ``cells[y // g, x // g]`` (float32 pixels ``(x, y)``).
 
     ``vectors`` is the structured array of ``frame.side_data['MOTION_VECTORS'].to_ndarray()`` (fields ``w, h, dst_x,
     dst_y, motion_x, motion_y, motion_scale, source``), or None for a frame that carries none. Only past-referencing
     vectors (``source < 0``) are painted; callers reject frames with future references (B-frames) before this.
-    Blocks that reach past the frame edge (sizes not divisible by 16) are clipped.
+    Blocks that reach past the frame edge (sizes not divisible by 16) are clipped. Codec blocks are multiples of 4x4
+    pixels on a 4-pixel grid (H.264's smallest partition is 4x4, MPEG-4's 8x8), so ``g = 4``; blocks off that grid
+    give a per-pixel field (``g = 1``).
     """
-    field = np.zeros((height, width, 2), dtype=np.float32)
+    g = 4
+    hc, wc = -(-height // g), -(-width // g)
     if vectors is None or len(vectors) == 0:
-        return field
+        return np.zeros((hc, wc, 2), dtype=np.float32), g
     v = vectors[vectors["source"] < 0]
     if len(v) == 0:
-        return field
+        return np.zeros((hc, wc, 2), dtype=np.float32), g
     scale = v["motion_scale"].astype(np.float32)
     scale[scale == 0] = 1.0
-    tau = np.stack([-v["motion_x"] / scale, -v["motion_y"] / scale], axis=-1).astype(np.float32)
+    tau = np.empty((len(v), 2), np.float32)
+    tau[:, 0] = -v["motion_x"] / scale
+    tau[:, 1] = -v["motion_y"] / scale
     bw = v["w"].astype(np.int64)
     bh = v["h"].astype(np.int64)
     x0 = v["dst_x"].astype(np.int64) - bw // 2
     y0 = v["dst_y"].astype(np.int64) - bh // 2
-    # Vectorise per block shape: H.264 has a handful of shapes (16x16 ... 4x4), MPEG-4 one or two.
+    from ._kernels import paint_cells
+
+    if np.any((bw | bh | x0 | y0) % g):
+        g, hc, wc = 1, height, width
+    cells = np.zeros((hc, wc, 2), np.float32)
+    paint_cells(cells, np.ascontiguousarray(tau[:, 0]), np.ascontiguousarray(tau[:, 1]), x0 // g, y0 // g, bw // g,
+                bh // g)
+    return cells, g
+
+
+def expand_cells(cells: np.ndarray, g: int, height: int, width: int) -> np.ndarray:
+    """The dense ``(H, W, 2)`` field of a cell grid from :func:`motion_cells`."""
+    if g == 1:
+        return cells
+    hc, wc = cells.shape[:2]
+    full = np.broadcast_to(cells[:, None, :, None, :], (hc, g, wc, g, 2)).reshape(hc * g, wc * g, 2)
+    return np.ascontiguousarray(full[:height, :width])
+
+
+def dense_motion(vectors: np.ndarray | None, height: int, width: int) -> np.ndarray:
+    """Paint FFmpeg motion vectors into a dense field ``tau`` of shape ``(H, W, 2)``, float32 pixels ``(x, y)``
+    (see :func:`motion_cells`); pixels no vector covers (intra blocks) get 0."""
+    return expand_cells(*motion_cells(vectors, height, width), height, width)
+
+
+def _paint(field: np.ndarray, tau: np.ndarray, x0: np.ndarray, y0: np.ndarray, bw: np.ndarray,
+           bh: np.ndarray) -> np.ndarray:
+    """Fill the rectangles ``[y0, y0+bh) x [x0, x0+bw)`` of ``field`` with ``tau``, vectorised per block shape."""
+    height, width = field.shape[:2]
     for shape in set(zip(bh.tolist(), bw.tolist())):
         sel = (bh == shape[0]) & (bw == shape[1])
         ys = y0[sel, None, None] + np.arange(shape[0])[None, :, None]
@@ -67,35 +101,46 @@ def dense_motion(vectors: np.ndarray | None, height: int, width: int) -> np.ndar
     return field
 
 
-def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    ys, xs = np.mgrid[0:height, 0:width]
-    return xs.astype(np.float32), ys.astype(np.float32)
-
-
 _GRID_CACHE: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
-def reference_index(disp: np.ndarray) -> np.ndarray:
-    """Flat index of ``rint(i - disp_i)`` clipped to the frame, for every pixel ``i``: shape ``(H, W)``, int64.
-
-    ``disp`` is ``(H, W, 2)`` pixels ``(x, y)``. This is the pixel a motion-compensated read takes its value from.
-    """
-    height, width = disp.shape[:2]
+def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     key = (height, width)
     if key not in _GRID_CACHE:
         if len(_GRID_CACHE) > 16:
             _GRID_CACHE.clear()
-        _GRID_CACHE[key] = _grid(height, width)
-    gx, gy = _GRID_CACHE[key]
-    rx = np.clip(np.rint(gx - disp[..., 0]), 0, width - 1).astype(np.int64)
-    ry = np.clip(np.rint(gy - disp[..., 1]), 0, height - 1).astype(np.int64)
-    return ry * width + rx
+        ys, xs = np.mgrid[0:height, 0:width]
+        _GRID_CACHE[key] = (xs.astype(np.float32), ys.astype(np.float32))
+    return _GRID_CACHE[key]
+
+
+def reference_index(disp: np.ndarray) -> np.ndarray:
+    """Flat index of ``rint(i - disp_i)`` clipped to the frame, for every pixel ``i``: shape ``(H, W)``, int32.
+
+    ``disp`` is ``(H, W, 2)`` pixels ``(x, y)``. This is the pixel a motion-compensated read takes its value from.
+    """
+    height, width = disp.shape[:2]
+    gx, gy = _grid(height, width)
+    rx = np.subtract(gx, disp[..., 0])
+    ry = np.subtract(gy, disp[..., 1])
+    np.rint(rx, out=rx)
+    np.rint(ry, out=ry)
+    np.clip(rx, 0, width - 1, out=rx)
+    np.clip(ry, 0, height - 1, out=ry)
+    idx = ry.astype(np.int32)
+    idx *= width
+    idx += rx.astype(np.int32)
+    return idx
 
 
 def accumulate(acc_prev: np.ndarray, tau: np.ndarray) -> np.ndarray:
     """One tracing step: ``Pi_t(i) = tau_t(i) + Pi_{t-1}(rint(i - tau_t(i)))``; all ``(H, W, 2)`` float32 pixels."""
     idx = reference_index(tau)
-    return tau + acc_prev.reshape(-1, 2)[idx]
+    # Gather both components at once: view each (x, y) pair as one complex64 element.
+    prev = np.ascontiguousarray(acc_prev, dtype=np.float32).view(np.complex64).reshape(-1)
+    out = np.take(prev, idx).view(np.float32).reshape(tau.shape)
+    out += tau
+    return out
 
 
 def warp_nearest(image: np.ndarray, disp: np.ndarray) -> np.ndarray:

@@ -19,11 +19,10 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import BFramesError, UnsupportedCodecError, VideoDecodeError
-from .motion import accumulate as _accumulate_step
-from .motion import dense_motion, warp_nearest
+from .motion import expand_cells, motion_cells
 from .sampling import sample_positions
 
-__all__ = ["VideoIndex", "CompressedClip", "probe", "read_clip", "scan_picture_types", "MV_CODECS"]
+__all__ = ["VideoIndex", "CompressedClip", "probe", "read_clip", "iter_pframes", "scan_picture_types", "MV_CODECS"]
 
 # FFmpeg decoders that honour flags2=+export_mvs (the mpegvideo family and H.264). HEVC, VP9, AV1 ... export none.
 MV_CODECS = frozenset({
@@ -300,17 +299,23 @@ def read_clip(
     for p in wanted.tolist():
         gops.setdefault(index.gop_start(p), []).append(p)
 
-    out: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    with _Decoder(index) as dec:
-        for gop_start, want in gops.items():
-            out.update(_trace_gop(dec, gop_start, set(want), accumulate, convert_all=all_pframes and not accumulate))
-    missing = [p for p in wanted.tolist() if p not in out]
-    if missing:
+    h, w = index.height, index.width
+    slot = {p: k for k, p in enumerate(wanted.tolist())}
+    iframes = np.empty((len(slot), h, w, 3), np.uint8)
+    mvs = np.empty((len(slot), h, w, 2), np.float32)
+    residuals = np.empty((len(slot), h, w, 3), np.float32)
+    filled = np.zeros(len(slot), bool)
+    for pos, iframe, mv, res in _iter_wanted(index, gops, accumulate, convert_all=all_pframes and not accumulate):
+        k = slot[pos]
+        iframes[k], mvs[k], residuals[k], filled[k] = iframe, mv, res, True
+    if not filled.all():
+        missing = wanted[~filled].tolist()
         raise VideoDecodeError(f"{path}: frames {missing[:5]} could not be decoded (truncated or corrupt stream)")
+    take = np.array([slot[p] for p in positions.tolist()])
+    same = take.size == len(slot) and np.array_equal(take, np.arange(take.size))
+    pick = (lambda a: a) if same else (lambda a: a[take])
     clip = CompressedClip(
-        iframes=np.stack([out[p][0] for p in positions.tolist()]),
-        mvs=np.stack([out[p][1] for p in positions.tolist()]),
-        residuals=np.stack([out[p][2] for p in positions.tolist()]),
+        iframes=pick(iframes), mvs=pick(mvs), residuals=pick(residuals),
         frame_index=positions.astype(np.int64),
         gop_index=np.array([index.gop_number(p) for p in positions.tolist()], dtype=np.int64),
         accumulated=accumulate,
@@ -318,11 +323,33 @@ def read_clip(
     return clip.resized(*size) if size is not None else clip
 
 
+def iter_pframes(path: str | Path, accumulate: bool = True, index: VideoIndex | None = None
+                 ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Stream every P-frame: yields ``(position, gop_number, iframe, mv, residual)`` one frame at a time.
+
+    The same triplets as ``read_clip(all_pframes=True)`` without holding the whole video in memory.
+    """
+    index = index or probe(path)
+    check_traceable(index)
+    gops: dict[int, list[int]] = {}
+    for p in index.p_positions.tolist():
+        gops.setdefault(index.gop_start(p), []).append(p)
+    for pos, iframe, mv, res in _iter_wanted(index, gops, accumulate, convert_all=not accumulate):
+        yield pos, index.gop_number(pos), iframe, mv, res
+
+
+def _iter_wanted(index: VideoIndex, gops: dict[int, list[int]], accumulate: bool, convert_all: bool):
+    with _Decoder(index) as dec:
+        for gop_start, want in gops.items():
+            yield from _trace_gop(dec, gop_start, set(want), accumulate, convert_all)
+
+
 def _trace_gop(dec: _Decoder, gop_start: int, want: set[int], accumulate: bool, convert_all: bool):
-    """Decode one GOP from its keyframe up to ``max(want)``; return ``{pos: (iframe, mv, residual)}``."""
+    """Decode one GOP from its keyframe up to ``max(want)``; yield ``(pos, iframe, mv, residual)`` per wanted frame."""
+    from . import _kernels as K
+
     path = dec.index.path
     h, w = dec.index.height, dec.index.width
-    result = {}
     iframe = acc = prev_rgb = prev_frame = None
     for pos, frame in dec.frames(gop_start, max(want)):
         pict = int(frame.pict_type)
@@ -336,27 +363,28 @@ def _trace_gop(dec: _Decoder, gop_start: int, want: set[int], accumulate: bool, 
             acc = np.zeros((h, w, 2), np.float32)
             prev_rgb, prev_frame = iframe, frame
             if pos in want:
-                result[pos] = (iframe, acc.copy(), np.zeros((h, w, 3), np.float32))
+                yield pos, iframe, acc.copy(), np.zeros((h, w, 3), np.float32)
             continue
         vectors = _vectors(frame)
         if vectors is not None and np.any(vectors["source"] > 0):
             raise BFramesError(f"{path}: frame {pos} references a future frame (B-frame); {_TRANSCODE_HINT}")
-        tau = dense_motion(vectors, h, w)
+        cells, g = motion_cells(vectors, h, w)
         if accumulate:
-            acc = _accumulate_step(acc, tau)
-        cur = None
-        if pos in want or convert_all:
-            cur = _rgb(frame)
-        if pos in want:
+            nxt = np.empty_like(acc)
+            K.trace_step(acc, cells, g, nxt)
+            acc = nxt
+        wanted = pos in want
+        cur = _rgb(frame) if (wanted or convert_all) else None
+        if wanted:
+            res = np.empty((h, w, 3), np.float32)
             if accumulate:
-                res = cur.astype(np.float32) - warp_nearest(iframe, acc).astype(np.float32)
-                result[pos] = (iframe, acc.copy(), res)
+                K.compensate_residual(cur, iframe, acc, 1, res)
+                yield pos, iframe, acc, res
             else:
                 ref = prev_rgb if prev_rgb is not None else _rgb(prev_frame)
-                res = cur.astype(np.float32) - warp_nearest(ref, tau).astype(np.float32)
-                result[pos] = (iframe, tau, res)
+                K.compensate_residual(cur, ref, cells, g, res)
+                yield pos, iframe, expand_cells(cells, g, h, w), res
         prev_rgb, prev_frame = cur, frame
-    return result
 
 
 def scan_picture_types(path: str | Path) -> tuple[VideoIndex, np.ndarray]:
