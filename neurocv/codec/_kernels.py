@@ -54,3 +54,67 @@ def compensate_residual(cur, ref, cells, g, out):
                 out[y, x, 0] = np.float32(cur[y, x, 0]) - np.float32(ref[ry, rx, 0])
                 out[y, x, 1] = np.float32(cur[y, x, 1]) - np.float32(ref[ry, rx, 1])
                 out[y, x, 2] = np.float32(cur[y, x, 2]) - np.float32(ref[ry, rx, 2])
+
+
+@njit(cache=True, nogil=True)
+def compensate_dense(cur, ref, disp, out):
+    """:func:`compensate_residual` for a per-pixel field ``disp`` ``(H, W, 2)`` (no cell indexing)."""
+    height, width = out.shape[0], out.shape[1]
+    for y in range(height):
+        for x in range(width):
+            ry = min(max(int(np.rint(y - disp[y, x, 1])), 0), height - 1)
+            rx = min(max(int(np.rint(x - disp[y, x, 0])), 0), width - 1)
+            out[y, x, 0] = np.float32(cur[y, x, 0]) - np.float32(ref[ry, rx, 0])
+            out[y, x, 1] = np.float32(cur[y, x, 1]) - np.float32(ref[ry, rx, 1])
+            out[y, x, 2] = np.float32(cur[y, x, 2]) - np.float32(ref[ry, rx, 2])
+
+
+@njit(cache=True, nogil=True)
+def cells_from_vectors(vectors, hc, wc, g):
+    """Paint an FFmpeg ``AVMotionVector`` record array on a grid of ``g``-pixel cells: ``(Hc, Wc, 2)`` float32
+    ``tau = -motion / motion_scale`` over each past-referencing block (``source < 0``), clipped to the grid.
+    Returns ``(cells, ok)`` where ``ok`` is False when a block is not aligned to the grid (nothing is painted then)."""
+    cells = np.zeros((hc, wc, 2), np.float32)
+    for k in range(vectors.shape[0]):
+        v = vectors[k]
+        w, h = np.int64(v["w"]), np.int64(v["h"])
+        x0, y0 = np.int64(v["dst_x"]) - w // 2, np.int64(v["dst_y"]) - h // 2
+        if (w % g) or (h % g) or (x0 % g) or (y0 % g):
+            return cells, False
+    for k in range(vectors.shape[0]):
+        v = vectors[k]
+        if v["source"] >= 0:
+            continue
+        w, h = np.int64(v["w"]), np.int64(v["h"])
+        x0, y0 = (np.int64(v["dst_x"]) - w // 2) // g, (np.int64(v["dst_y"]) - h // 2) // g
+        scale = np.float32(v["motion_scale"]) if v["motion_scale"] != 0 else np.float32(1.0)
+        tx = -np.float32(v["motion_x"]) / scale
+        ty = -np.float32(v["motion_y"]) / scale
+        for y in range(max(y0, 0), min(y0 + h // g, hc)):
+            for x in range(max(x0, 0), min(x0 + w // g, wc)):
+                cells[y, x, 0] = tx
+                cells[y, x, 1] = ty
+    return cells, True
+
+
+@njit(cache=True, nogil=True)
+def trace_and_compensate(acc_prev, cells, g, cur, iframe, acc_out, res_out):
+    """:func:`trace_step` then ``res_out = cur - iframe(rint(i - acc_out(i)))`` in one pass over the frame."""
+    height, width = acc_out.shape[0], acc_out.shape[1]
+    for y in range(height):
+        cy = y // g
+        for cx in range(cells.shape[1]):
+            tx = cells[cy, cx, 0]
+            ty = cells[cy, cx, 1]
+            ry = min(max(int(np.rint(y - ty)), 0), height - 1)
+            for x in range(cx * g, min(cx * g + g, width)):
+                rx = min(max(int(np.rint(x - tx)), 0), width - 1)
+                ax = tx + acc_prev[ry, rx, 0]
+                ay = ty + acc_prev[ry, rx, 1]
+                acc_out[y, x, 0] = ax
+                acc_out[y, x, 1] = ay
+                iy = min(max(int(np.rint(y - ay)), 0), height - 1)
+                ix = min(max(int(np.rint(x - ax)), 0), width - 1)
+                res_out[y, x, 0] = np.float32(cur[y, x, 0]) - np.float32(iframe[iy, ix, 0])
+                res_out[y, x, 1] = np.float32(cur[y, x, 1]) - np.float32(iframe[iy, ix, 1])
+                res_out[y, x, 2] = np.float32(cur[y, x, 2]) - np.float32(iframe[iy, ix, 2])

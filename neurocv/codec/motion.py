@@ -49,6 +49,11 @@ def motion_cells(vectors: np.ndarray | None, height: int, width: int) -> tuple[n
     hc, wc = -(-height // g), -(-width // g)
     if vectors is None or len(vectors) == 0:
         return np.zeros((hc, wc, 2), dtype=np.float32), g
+    from ._kernels import cells_from_vectors
+
+    cells, ok = cells_from_vectors(vectors, hc, wc, g)
+    if ok:
+        return cells, g
     v = vectors[vectors["source"] < 0]
     if len(v) == 0:
         return np.zeros((hc, wc, 2), dtype=np.float32), g

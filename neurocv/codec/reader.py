@@ -205,7 +205,7 @@ class _Decoder:
         self.close()
         self.container = _open(self.index.path)
         stream = self.container.streams.video[0]
-        options = {"err_detect": "careful"}
+        options = {"err_detect": "careful+explode"}  # a damaged packet is an error, not concealed
         if self.export_mvs:
             options["flags2"] = "+export_mvs"
         stream.codec_context.options = options
@@ -240,6 +240,7 @@ class _Decoder:
                         continue
                     if pos > stop:
                         return
+                    _check_intact(frame, pos, path)
                     yield pos, frame
             else:  # no timestamps (raw stream): decode sequentially, reopening to go back
                 if self._seq_iter is None or self._seq_pos > start:
@@ -251,11 +252,17 @@ class _Decoder:
                     self._seq_pos += 1
                     if pos < start:
                         continue
+                    _check_intact(frame, pos, path)
                     yield pos, frame
                     if pos >= stop:
                         return
         except av.error.FFmpegError as exc:
             raise VideoDecodeError(f"{path}: corrupt data near frame {pos + 1}: {exc}") from None
+
+
+def _check_intact(frame, pos: int, path: Path) -> None:
+    if getattr(frame, "is_corrupt", False):
+        raise VideoDecodeError(f"{path}: frame {pos} is corrupt (damaged packets mid-stream)")
 
 
 def _rgb(frame) -> np.ndarray:
@@ -369,21 +376,23 @@ def _trace_gop(dec: _Decoder, gop_start: int, want: set[int], accumulate: bool, 
         if vectors is not None and np.any(vectors["source"] > 0):
             raise BFramesError(f"{path}: frame {pos} references a future frame (B-frame); {_TRANSCODE_HINT}")
         cells, g = motion_cells(vectors, h, w)
-        if accumulate:
-            nxt = np.empty_like(acc)
-            K.trace_step(acc, cells, g, nxt)
-            acc = nxt
         wanted = pos in want
         cur = _rgb(frame) if (wanted or convert_all) else None
-        if wanted:
-            res = np.empty((h, w, 3), np.float32)
-            if accumulate:
-                K.compensate_residual(cur, iframe, acc, 1, res)
+        if accumulate:
+            nxt = np.empty_like(acc)
+            if wanted:
+                res = np.empty((h, w, 3), np.float32)
+                K.trace_and_compensate(acc, cells, g, cur, iframe, nxt, res)
+                acc = nxt
                 yield pos, iframe, acc, res
             else:
-                ref = prev_rgb if prev_rgb is not None else _rgb(prev_frame)
-                K.compensate_residual(cur, ref, cells, g, res)
-                yield pos, iframe, expand_cells(cells, g, h, w), res
+                K.trace_step(acc, cells, g, nxt)
+                acc = nxt
+        elif wanted:
+            res = np.empty((h, w, 3), np.float32)
+            ref = prev_rgb if prev_rgb is not None else _rgb(prev_frame)
+            K.compensate_residual(cur, ref, cells, g, res)
+            yield pos, iframe, expand_cells(cells, g, h, w), res
         prev_rgb, prev_frame = cur, frame
 
 
