@@ -9,7 +9,31 @@ Loops run over cells, then over the ``g`` pixels of a cell, to avoid a division 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+import types
+
+from numba import njit, prange
+
+# Frames at least this large use the multi-threaded variant of a kernel; below it the threads' start-up and their
+# contention with FFmpeg's decoding threads cost more than they save (measured on 340x256 and 1280x720 clips).
+PARALLEL_MIN_PIXELS = 500_000
+
+
+def _two_variants(fn):
+    """Compile ``fn`` twice, serial and ``parallel=True`` (``prange`` is ``range`` in the serial one), and return a
+    dispatcher that picks by the size of the output (last argument)."""
+    par_fn = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__,
+                                fn.__closure__)
+    par_fn.__qualname__ = fn.__qualname__ + "_parallel"  # a distinct name keeps numba's two cache entries apart
+    serial = njit(cache=True, nogil=True)(fn)
+    parallel = njit(cache=True, nogil=True, parallel=True)(par_fn)
+
+    def dispatch(*args):
+        out = args[-1]
+        return (parallel if out.shape[0] * out.shape[1] >= PARALLEL_MIN_PIXELS else serial)(*args)
+
+    dispatch.__doc__, dispatch.__name__ = fn.__doc__, fn.__name__
+    dispatch.serial, dispatch.parallel = serial, parallel
+    return dispatch
 
 
 @njit(cache=True, nogil=True)
@@ -23,11 +47,11 @@ def paint_cells(cells, tx, ty, x0, y0, bw, bh):
                 cells[y, x, 1] = ty[k]
 
 
-@njit(cache=True, nogil=True)
+@_two_variants
 def trace_step(acc_prev, cells, g, out):
     """``out(i) = tau(i) + acc_prev(rint(i - tau(i)))`` with ``tau`` read from ``cells``; ``(H, W, 2)`` float32."""
     height, width = out.shape[0], out.shape[1]
-    for y in range(height):
+    for y in prange(height):
         cy = y // g
         for cx in range(cells.shape[1]):
             tx = cells[cy, cx, 0]
@@ -39,11 +63,11 @@ def trace_step(acc_prev, cells, g, out):
                 out[y, x, 1] = ty + acc_prev[ry, rx, 1]
 
 
-@njit(cache=True, nogil=True)
+@_two_variants
 def compensate_residual(cur, ref, cells, g, out):
     """``out(i) = cur(i) - ref(rint(i - d(i)))`` for ``(H, W, 3)`` uint8 images, ``d`` read from ``cells``."""
     height, width = out.shape[0], out.shape[1]
-    for y in range(height):
+    for y in prange(height):
         cy = y // g
         for cx in range(cells.shape[1]):
             tx = cells[cy, cx, 0]
@@ -56,11 +80,11 @@ def compensate_residual(cur, ref, cells, g, out):
                 out[y, x, 2] = np.float32(cur[y, x, 2]) - np.float32(ref[ry, rx, 2])
 
 
-@njit(cache=True, nogil=True)
+@_two_variants
 def compensate_dense(cur, ref, disp, out):
     """:func:`compensate_residual` for a per-pixel field ``disp`` ``(H, W, 2)`` (no cell indexing)."""
     height, width = out.shape[0], out.shape[1]
-    for y in range(height):
+    for y in prange(height):
         for x in range(width):
             ry = min(max(int(np.rint(y - disp[y, x, 1])), 0), height - 1)
             rx = min(max(int(np.rint(x - disp[y, x, 0])), 0), width - 1)
@@ -97,11 +121,11 @@ def cells_from_vectors(vectors, hc, wc, g):
     return cells, True
 
 
-@njit(cache=True, nogil=True)
+@_two_variants
 def trace_and_compensate(acc_prev, cells, g, cur, iframe, acc_out, res_out):
     """:func:`trace_step` then ``res_out = cur - iframe(rint(i - acc_out(i)))`` in one pass over the frame."""
     height, width = acc_out.shape[0], acc_out.shape[1]
-    for y in range(height):
+    for y in prange(height):
         cy = y // g
         for cx in range(cells.shape[1]):
             tx = cells[cy, cx, 0]

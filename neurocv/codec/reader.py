@@ -259,6 +259,76 @@ class _Decoder:
         except av.error.FFmpegError as exc:
             raise VideoDecodeError(f"{path}: corrupt data near frame {pos + 1}: {exc}") from None
 
+    def decoded(self, start: int, stop: int, rgb_for) -> Iterator["_Decoded"]:
+        """Like :meth:`frames`, with each frame's picture type, motion vectors and (where ``rgb_for(pos, pict)``)
+        RGB pixels prepared in a background thread, overlapping FFmpeg's work with the caller's tracing."""
+
+        def produce():
+            for pos, frame in self.frames(start, stop):
+                pict = int(frame.pict_type)
+                yield _Decoded(pos, pict, _vectors(frame), _rgb(frame) if rgb_for(pos, pict) else None, frame)
+
+        return _prefetch(produce)
+
+
+@dataclass
+class _Decoded:
+    pos: int
+    pict: int
+    vectors: np.ndarray | None
+    rgb: np.ndarray | None
+    frame: object
+
+
+_END = object()
+
+
+def _prefetch(produce, depth: int = 4):
+    """Run the generator ``produce()`` in a thread, ``depth`` items ahead; exceptions re-raise in the consumer.
+
+    Closing the consumer early stops the producer and waits for it, so the container is never used by two threads.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run():
+        gen = produce()
+        try:
+            for item in gen:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as exc:  # handed to the consumer
+            put(("__error__", exc))
+        finally:
+            gen.close()
+
+    worker = threading.Thread(target=run, name="neurocv-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, tuple) and len(item) == 2 and item[0] == "__error__":
+                raise item[1]
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
 
 def _check_intact(frame, pos: int, path: Path) -> None:
     if getattr(frame, "is_corrupt", False):
@@ -357,43 +427,48 @@ def _trace_gop(dec: _Decoder, gop_start: int, want: set[int], accumulate: bool, 
 
     path = dec.index.path
     h, w = dec.index.height, dec.index.width
-    iframe = acc = prev_rgb = prev_frame = None
-    for pos, frame in dec.frames(gop_start, max(want)):
-        pict = int(frame.pict_type)
+
+    def rgb_for(pos: int, pict: int) -> bool:  # I-frames, wanted frames, and the reference of a raw residual
+        return pict == PICT_I or pos in want or convert_all or (not accumulate and pos + 1 in want)
+
+    iframe = acc = spare = prev_rgb = prev_frame = None
+    for item in dec.decoded(gop_start, max(want), rgb_for):
+        pos, pict, cur = item.pos, item.pict, item.rgb
         if pict == PICT_B:
             raise BFramesError(f"{path}: frame {pos} is a B-frame, which neurocv does not trace; {_TRANSCODE_HINT}")
         if pict == PICT_I or iframe is None:
             if pict != PICT_I:
                 raise VideoDecodeError(f"{path}: GOP at frame {gop_start} does not start with an I-frame (corrupt?)")
             # An I-frame (also a non-IDR one mid-GOP) restarts the tracing: motion is measured from it.
-            iframe = _rgb(frame)
-            acc = np.zeros((h, w, 2), np.float32)
-            prev_rgb, prev_frame = iframe, frame
+            iframe = cur
+            if acc is None:  # two tracing buffers, swapped each frame
+                acc, spare = np.zeros((h, w, 2), np.float32), np.empty((h, w, 2), np.float32)
+            else:
+                acc[:] = 0.0
+            prev_rgb, prev_frame = iframe, item.frame
             if pos in want:
                 yield pos, iframe, acc.copy(), np.zeros((h, w, 3), np.float32)
             continue
-        vectors = _vectors(frame)
+        vectors = item.vectors
         if vectors is not None and np.any(vectors["source"] > 0):
             raise BFramesError(f"{path}: frame {pos} references a future frame (B-frame); {_TRANSCODE_HINT}")
         cells, g = motion_cells(vectors, h, w)
         wanted = pos in want
-        cur = _rgb(frame) if (wanted or convert_all) else None
         if accumulate:
-            nxt = np.empty_like(acc)
             if wanted:
                 res = np.empty((h, w, 3), np.float32)
-                K.trace_and_compensate(acc, cells, g, cur, iframe, nxt, res)
-                acc = nxt
-                yield pos, iframe, acc, res
+                K.trace_and_compensate(acc, cells, g, cur, iframe, spare, res)
+                acc, spare = spare, acc
+                yield pos, iframe, acc.copy(), res
             else:
-                K.trace_step(acc, cells, g, nxt)
-                acc = nxt
+                K.trace_step(acc, cells, g, spare)
+                acc, spare = spare, acc
         elif wanted:
             res = np.empty((h, w, 3), np.float32)
             ref = prev_rgb if prev_rgb is not None else _rgb(prev_frame)
             K.compensate_residual(cur, ref, cells, g, res)
             yield pos, iframe, expand_cells(cells, g, h, w), res
-        prev_rgb, prev_frame = cur, frame
+        prev_rgb, prev_frame = cur, item.frame
 
 
 def scan_picture_types(path: str | Path) -> tuple[VideoIndex, np.ndarray]:
