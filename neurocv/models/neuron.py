@@ -1,0 +1,146 @@
+"""The STM neuron (paper Sec. 3.2, eqs. (3)-(4)): a leaky integrate-and-fire neuron with subtractive reset whose
+analog membrane potential is its output.
+
+Discrete-time dynamics, one step per sampled segment t (no dt: the leak is a per-step factor)::
+
+    u[t] = I[t] + lambda * u[t-1] - v_th * o[t-1]        (3)   I[t] = W o_prev[t], the layer's synaptic input
+    o[t] = H(u[t] - v_th)                                (4)   H(x) = 1 if x > 0 else 0 (strictly greater)
+
+``u[-1] = 0`` and ``o[-1] = 0`` at the start of every clip (``state=None``). The spike ``o`` drives the next layer
+and the subtractive reset; ``u`` is what the STM hands to the rest of the network.
+
+Training backpropagates through ``H`` with the arctan surrogate of width ``gamma`` (default 100)::
+
+    dH/dx ~= gamma / (2 * (1 + (pi/2 * gamma * x)^2)),    x = u - v_th
+
+the derivative of ``1/pi * arctan(pi/2 * gamma * x) + 1/2`` (peak ``gamma/2`` at the threshold). With
+``surrogate=False`` the step is a plain ``(x > 0)`` comparison (export path: Greater + Cast in ONNX).
+
+``lambda`` stays in (0, 1) as ``sigmoid(raw_leak)`` and ``v_th`` stays positive as ``softplus(raw_v_th)``; both are
+one scalar per layer, learned (``nn.Parameter``) or fixed (buffers, the "fixed v_th, lambda" ablation).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["STMState", "STMParams", "ArctanHeaviside", "heaviside", "arctan_surrogate_grad", "stm_step",
+           "STMNeuron", "set_surrogate"]
+
+DEFAULT_WIDTH = 100.0
+
+
+class STMState(NamedTuple):
+    """State of one layer of STM neurons: membrane ``u`` and last spike ``o``, both shaped like the input."""
+
+    u: torch.Tensor
+    o: torch.Tensor
+
+
+class STMParams(NamedTuple):
+    """Constrained neuron parameters: ``v_th > 0`` (threshold) and ``leak`` = lambda in (0, 1); 0-d tensors."""
+
+    v_th: torch.Tensor
+    leak: torch.Tensor
+
+
+def arctan_surrogate_grad(x: torch.Tensor, width: float = DEFAULT_WIDTH) -> torch.Tensor:
+    """``gamma / (2 * (1 + (pi/2 * gamma * x)^2))``: the surrogate of ``dH(x)/dx`` used in backward."""
+    return width / (2.0 * (1.0 + (math.pi / 2.0 * width * x) ** 2))
+
+
+class ArctanHeaviside(torch.autograd.Function):
+    """Forward ``H(x) = (x > 0)``; backward multiplies by :func:`arctan_surrogate_grad`."""
+
+    @staticmethod
+    def forward(x: torch.Tensor, width: float) -> torch.Tensor:
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, width = inputs
+        ctx.save_for_backward(x)
+        ctx.width = width
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x,) = ctx.saved_tensors
+        return grad_out * arctan_surrogate_grad(x, ctx.width), None
+
+
+def heaviside(x: torch.Tensor, surrogate: bool = True, width: float = DEFAULT_WIDTH) -> torch.Tensor:
+    """``H(x) = 1 if x > 0 else 0`` in ``x``'s dtype; differentiable through the arctan surrogate if ``surrogate``,
+    else a plain comparison (zero gradient)."""
+    if surrogate:
+        return ArctanHeaviside.apply(x, width)
+    return (x > 0).to(x.dtype)
+
+
+def stm_step(x: torch.Tensor, state: STMState | None, params: STMParams, surrogate: bool = True,
+             width: float = DEFAULT_WIDTH) -> tuple[torch.Tensor, STMState]:
+    """One step of eqs. (3)-(4) for input current ``x`` (any shape, e.g. ``(B, C, H, W)``).
+
+    Returns ``(u, STMState(u, o))``; ``state=None`` is the resting state ``u = o = 0``.
+    """
+    if state is None:
+        zero = torch.zeros_like(x)
+        state = STMState(zero, zero)
+    u = x + params.leak * state.u - params.v_th * state.o
+    o = heaviside(u - params.v_th, surrogate, width)
+    return u, STMState(u, o)
+
+
+def _inv_softplus(y: float) -> float:
+    return y + math.log(-math.expm1(-y))
+
+
+class STMNeuron(nn.Module):
+    """Thin shell around :func:`stm_step` holding one layer's ``v_th`` and ``lambda``.
+
+    ``learnable=False`` stores them as buffers (fixed). ``surrogate`` is a switch, not state: set it False (or call
+    :func:`set_surrogate`) before export. ``forward(x, state) -> (u, state)``.
+    """
+
+    def __init__(self, v_th: float = 1.0, leak: float = 0.5, learnable: bool = True,
+                 width: float = DEFAULT_WIDTH, surrogate: bool = True):
+        super().__init__()
+        if not v_th > 0:
+            raise ValueError(f"v_th must be > 0, got {v_th}")
+        if not 0 < leak < 1:
+            raise ValueError(f"leak must be in (0, 1), got {leak}")
+        raw_v = torch.tensor(_inv_softplus(v_th), dtype=torch.float32)
+        raw_l = torch.tensor(math.log(leak / (1 - leak)), dtype=torch.float32)
+        if learnable:
+            self.raw_v_th = nn.Parameter(raw_v)
+            self.raw_leak = nn.Parameter(raw_l)
+        else:
+            self.register_buffer("raw_v_th", raw_v)
+            self.register_buffer("raw_leak", raw_l)
+        self.learnable = learnable
+        self.width = float(width)
+        self.surrogate = surrogate
+
+    def params(self) -> STMParams:
+        """``STMParams(v_th=softplus(raw_v_th), leak=sigmoid(raw_leak))``."""
+        return STMParams(F.softplus(self.raw_v_th), torch.sigmoid(self.raw_leak))
+
+    def forward(self, x: torch.Tensor, state: STMState | None = None) -> tuple[torch.Tensor, STMState]:
+        return stm_step(x, state, self.params(), self.surrogate, self.width)
+
+    def extra_repr(self) -> str:
+        p = self.params()
+        return (f"v_th={p.v_th.item():.4g}, leak={p.leak.item():.4g}, learnable={self.learnable}, "
+                f"width={self.width:g}, surrogate={self.surrogate}")
+
+
+def set_surrogate(module: nn.Module, enabled: bool) -> nn.Module:
+    """Switch every :class:`STMNeuron` under ``module`` between the surrogate (training) and the plain Heaviside."""
+    for m in module.modules():
+        if isinstance(m, STMNeuron):
+            m.surrogate = enabled
+    return module
