@@ -13,6 +13,7 @@ next run skips the videos already done, so ``neurocv cache`` is resumable.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -128,7 +129,9 @@ def cache_dataset(data: str | Path, cache_dir: str | Path | None = None, workers
 
     with Progress(disable=not progress, transient=False) as bar:
         task = bar.add_task("extracting", total=len(jobs))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawn, not fork: a forked child of a process running threads (numba's pool, the decode prefetch thread,
+        # FFmpeg's) can inherit a held lock and hang
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(_job, v, t, accumulate) for v, t in jobs.items()]
             for fut in as_completed(futures):
                 video, err, was_fresh = fut.result()

@@ -1,0 +1,110 @@
+"""Evaluation with the paper's protocol (``segments`` centre P-frames, centre crop, one view per video) and
+prediction of single videos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._io import atomic_open, atomic_path
+from .checkpoint import load_checkpoint
+from .distributed import DistContext
+from .loop import _topk, build_model_from_checkpoint, predict_loader
+
+__all__ = ["evaluate", "predict_videos"]
+
+
+def _input_settings(ckpt: dict, segments: int | None, crop: int | None) -> tuple[int, int, bool]:
+    tc = ckpt.get("train_config", {})
+    return (segments or tc.get("segments", 8), crop or tc.get("crop", 224), bool(tc.get("accumulate", True)))
+
+
+def evaluate(checkpoint: str | Path, data: str | Path, out_dir: str | Path | None = None, split: str = "test",
+             segments: int | None = None, crop: int | None = None, batch_size: int = 8, workers: int = 0) -> dict:
+    """Top-1, top-5, per-class accuracy and confusion matrix of a checkpoint on a split (fractions in [0, 1]).
+
+    With ``out_dir``: writes ``eval.json`` and ``confusion.png`` there.
+    """
+    from ..data import CompressedVideoDataset
+
+    ckpt = load_checkpoint(checkpoint)
+    seg, crop, acc = _input_settings(ckpt, segments, crop)
+    ds = CompressedVideoDataset(data, split, seg, crop, train=False, accumulate=acc)
+    if list(ds.classes) != list(ckpt["classes"]):
+        from ..errors import DatasetError
+
+        raise DatasetError(f"{data}: classes {list(ds.classes)[:5]}... differ from the checkpoint's "
+                           f"{list(ckpt['classes'])[:5]}...")
+    model = build_model_from_checkpoint(ckpt)
+    loader = DistContext().loader(ds, batch_size, shuffle=False, seed=0, epoch=0, workers=workers)
+    logits, labels, _ = predict_loader(model, loader)
+    n = len(ds.classes)
+    pred = logits.argmax(1)
+    conf = np.zeros((n, n), dtype=np.int64)
+    np.add.at(conf, (labels.numpy(), pred.numpy()), 1)
+    per_class = {c: (float(conf[k, k] / conf[k].sum()) if conf[k].sum() else None) for k, c in enumerate(ds.classes)}
+    result = {"top1": _topk(logits, labels, 1), "top5": _topk(logits, labels, 5), "n_videos": int(labels.numel()),
+              "split": split, "segments": seg, "crop": crop, "views": f"{seg}x1", "per_class": per_class,
+              "confusion": conf.tolist(), "classes": list(ds.classes), "checkpoint": str(checkpoint)}
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        with atomic_open(out_dir / "eval.json", "w") as fh:
+            json.dump(result, fh, indent=1)
+        plot_confusion(conf, list(ds.classes), out_dir / "confusion.png", title=f"top-1 {result['top1']:.3f}")
+    return result
+
+
+def plot_confusion(conf: np.ndarray, classes: list[str], path: Path, title: str = "") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.45 * n, 0.8 + 0.45 * n))
+    norm = conf / np.maximum(conf.sum(1, keepdims=True), 1)
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), classes, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), classes, fontsize=7)
+    for i in range(n):
+        for j in range(n):
+            if conf[i, j]:
+                ax.text(j, i, str(conf[i, j]), ha="center", va="center", fontsize=6,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+
+
+@torch.no_grad()
+def predict_videos(checkpoint: str | Path, videos: list[str | Path], segments: int | None = None,
+                   crop: int | None = None, top: int = 5) -> list[dict]:
+    """Top-``top`` classes with probabilities for each video; a video that fails gets ``{"video", "error"}``."""
+    from ..codec import read_clip
+    from ..data.transforms import ClipTransform, to_tensors
+    from ..errors import NeuroCVError
+
+    ckpt = load_checkpoint(checkpoint)
+    seg, crop, acc = _input_settings(ckpt, segments, crop)
+    model = build_model_from_checkpoint(ckpt)
+    transform = ClipTransform(crop=crop, train=False)
+    results = []
+    for video in videos:
+        try:
+            clip = read_clip(video, seg, accumulate=acc)
+        except NeuroCVError as exc:
+            results.append({"video": str(video), "error": str(exc)})
+            continue
+        i, m, r = transform(*to_tensors(clip.iframes, clip.mvs, clip.residuals))
+        probs = torch.softmax(model(i[None], m[None], r[None])[0], 0)
+        p, k = probs.topk(min(top, probs.numel()))
+        results.append({"video": str(video), "top": [{"class": ckpt["classes"][c], "probability": float(q)}
+                                                     for q, c in zip(p.tolist(), k.tolist())]})
+    return results

@@ -1,0 +1,245 @@
+"""Training: Adam with the paper's settings, warmup + cosine schedule, atomic per-epoch checkpoints, exact resume,
+best checkpoint by validation top-1, metrics log (JSON + CSV) and PNG curves; DDP under ``torchrun``.
+
+Determinism: the model is initialised from ``seed``; each epoch's shuffling and augmentation draw from a generator
+seeded with ``(seed, epoch)``, and the global torch RNG state is saved with every checkpoint, so a run killed at any
+point and resumed from its last checkpoint ends exactly where an uninterrupted run with the same seed ends.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .._io import atomic_open, atomic_path
+from ..errors import ConfigError, DatasetError
+from .checkpoint import load_checkpoint, save_checkpoint
+from .distributed import DistContext, setup_distributed
+
+__all__ = ["TrainConfig", "train", "build_model_from_checkpoint"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Defaults follow the paper's Sec. 4.1 (Adam, weight decay 1e-4, eps 1e-3, lr 0.02) where they train here."""
+
+    model: str = "stm-tiny"
+    epochs: int = 30
+    batch_size: int = 16          # global batch (split across DDP processes)
+    lr: float = 0.02
+    weight_decay: float = 1e-4
+    eps: float = 1e-3
+    warmup_epochs: float = 1.0
+    segments: int = 8
+    crop: int = 112
+    workers: int = 0
+    seed: int = 0
+    accumulate: bool = True
+    fold: int = 1
+    model_overrides: tuple[tuple[str, Any], ...] = ()
+    max_batches_per_epoch: int | None = None  # for smoke tests
+    progress: bool = True
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "segments", "crop"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+
+
+def _create(name: str, classes: int, overrides: dict) -> torch.nn.Module:
+    from ..models import create_model
+
+    return create_model(name, num_classes=classes, **overrides)
+
+
+def build_model_from_checkpoint(ckpt: dict) -> torch.nn.Module:
+    """Rebuild the network a checkpoint describes and load its weights (eval mode)."""
+    from ..models import model_from_config
+
+    model = model_from_config(ckpt["config"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval()
+
+
+def _lr_lambda(total_steps: int, warmup_steps: int):
+    def f(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return f
+
+
+def _batches(loader, limit):
+    for k, batch in enumerate(loader):
+        if limit is not None and k >= limit:
+            return
+        yield batch
+
+
+def _forward(model, batch):
+    device = next(model.parameters()).device
+    return model(*(batch[k].to(device, non_blocking=True) for k in ("iframes", "mvs", "residuals")))
+
+
+@torch.no_grad()
+def predict_loader(model, loader, dist: DistContext | None = None, limit: int | None = None):
+    """Logits and labels of every item the loader yields (gathered over DDP ranks)."""
+    model.eval()
+    logits, labels, index = [], [], []
+    for batch in _batches(loader, limit):
+        logits.append(_forward(model, batch).float().cpu())
+        labels.append(torch.as_tensor(batch["label"]))  # logits are moved to the CPU below
+        index.append(torch.as_tensor(batch["index"]))
+    out = [torch.cat(x) if x else torch.zeros(0) for x in (logits, labels, index)]
+    if dist is not None and dist.world_size > 1:
+        out = dist.gather_cat(out)
+        # DistributedSampler pads the last shard by repeating items: keep each video once
+        _, first = np.unique(out[2].numpy(), return_index=True)
+        out = [t[torch.from_numpy(first)] for t in out]
+    return out
+
+
+def _topk(logits: torch.Tensor, labels: torch.Tensor, k: int) -> float:
+    if labels.numel() == 0:
+        return 0.0
+    k = min(k, logits.shape[1])
+    return (logits.topk(k, dim=1).indices == labels[:, None]).any(1).float().mean().item()
+
+
+def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(), resume: bool = True) -> dict:
+    """Train on the ``train`` split of ``data``, validate on ``test`` each epoch; returns the final metrics row."""
+    from ..data import CompressedVideoDataset
+
+    dist = setup_distributed()
+    out_dir = Path(out_dir)
+    train_set = CompressedVideoDataset(data, "train", cfg.segments, cfg.crop, accumulate=cfg.accumulate, fold=cfg.fold)
+    val_set = CompressedVideoDataset(data, "test", cfg.segments, cfg.crop, accumulate=cfg.accumulate, fold=cfg.fold)
+    if len(train_set) == 0:
+        raise DatasetError(f"{data}: the train split is empty")
+    classes = list(train_set.classes)
+    torch.manual_seed(cfg.seed)
+    model = _create(cfg.model, len(classes), dict(cfg.model_overrides))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, eps=cfg.eps)
+    per_rank_batch = max(1, cfg.batch_size // dist.world_size)
+    steps_per_epoch = math.ceil(len(train_set) / (per_rank_batch * dist.world_size))
+    if cfg.max_batches_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, cfg.max_batches_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, _lr_lambda(cfg.epochs * steps_per_epoch, max(1, int(cfg.warmup_epochs * steps_per_epoch))))
+    metrics: list[dict] = []
+    best_top1, start_epoch = -1.0, 0
+    last = out_dir / "last.pt"
+    if resume and last.exists():
+        ckpt = load_checkpoint(last)
+        if ckpt.get("train_config", {}).get("seed") != cfg.seed or ckpt["model"] != cfg.model:
+            raise ConfigError(f"{last}: holds a run of model {ckpt['model']} seed "
+                              f"{ckpt.get('train_config', {}).get('seed')}; use another --out or the same settings")
+        model.load_state_dict(ckpt["state_dict"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        torch.set_rng_state(ckpt["rng"])
+        metrics, best_top1, start_epoch = list(ckpt["metrics"]), float(ckpt["best_top1"]), int(ckpt["epoch"]) + 1
+    model.to(dist.device)
+    net = dist.wrap(model)
+    val_loader = dist.loader(val_set, per_rank_batch, shuffle=False, seed=cfg.seed, epoch=0, workers=cfg.workers)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+               TextColumn("{task.fields[info]}"))
+    with Progress(*columns, disable=not (cfg.progress and dist.is_main)) as bar:
+        task = bar.add_task("train", total=cfg.epochs * steps_per_epoch, completed=start_epoch * steps_per_epoch,
+                            info="")
+        for epoch in range(start_epoch, cfg.epochs):
+            t0 = time.perf_counter()
+            loader = dist.loader(train_set, per_rank_batch, shuffle=True, seed=cfg.seed, epoch=epoch,
+                                 workers=cfg.workers)
+            net.train()
+            loss_sum, correct, seen = 0.0, 0, 0
+            for batch in _batches(loader, steps_per_epoch):
+                logits = _forward(net, batch)
+                labels = torch.as_tensor(batch["label"]).to(logits.device)
+                loss = F.cross_entropy(logits, labels)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                loss_sum += loss.item() * labels.numel()
+                correct += (logits.argmax(1) == labels).sum().item()
+                seen += labels.numel()
+                bar.update(task, advance=1, info=f"epoch {epoch + 1}/{cfg.epochs} loss {loss.item():.3f}")
+            stats = dist.sum_tensor(torch.tensor([loss_sum, correct, seen], dtype=torch.float64))
+            v_logits, v_labels, _ = predict_loader(net.module if hasattr(net, "module") else net, val_loader, dist)
+            row = {"epoch": epoch + 1, "train_loss": stats[0].item() / max(1, stats[2].item()),
+                   "train_top1": stats[1].item() / max(1, stats[2].item()),
+                   "val_loss": F.cross_entropy(v_logits, v_labels).item() if v_labels.numel() else float("nan"),
+                   "val_top1": _topk(v_logits, v_labels, 1), "val_top5": _topk(v_logits, v_labels, 5),
+                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
+            metrics.append(row)
+            if dist.is_main:
+                payload = {
+                    "model": cfg.model, "config": model.config_dict(), "classes": classes,
+                    "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "epoch": epoch, "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(), "rng": torch.get_rng_state(), "metrics": metrics,
+                    "best_top1": max(best_top1, row["val_top1"]), "train_config": _plain(cfg),
+                }
+                if row["val_top1"] > best_top1:
+                    save_checkpoint(out_dir / "best.pt", payload)
+                save_checkpoint(last, payload)
+                write_metrics(out_dir, metrics)
+            best_top1 = max(best_top1, row["val_top1"])
+            dist.barrier()
+    dist.close()
+    return metrics[-1] if metrics else {}
+
+
+def _plain(cfg: TrainConfig) -> dict:
+    d = dataclasses.asdict(cfg)
+    d["model_overrides"] = [list(kv) for kv in cfg.model_overrides]
+    return d
+
+
+def write_metrics(out_dir: Path, metrics: list[dict]) -> None:
+    """``metrics.json``, ``metrics.csv`` and ``curves.png`` (loss and top-1 per epoch), each written atomically."""
+    with atomic_open(out_dir / "metrics.json", "w") as fh:
+        json.dump(metrics, fh, indent=1)
+    with atomic_open(out_dir / "metrics.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(metrics[0]))
+        w.writeheader()
+        w.writerows(metrics)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ep = [m["epoch"] for m in metrics]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    a.plot(ep, [m["train_loss"] for m in metrics], label="train")
+    a.plot(ep, [m["val_loss"] for m in metrics], label="validation")
+    a.set_xlabel("epoch")
+    a.set_ylabel("cross-entropy")
+    a.legend()
+    b.plot(ep, [m["train_top1"] for m in metrics], label="train")
+    b.plot(ep, [m["val_top1"] for m in metrics], label="validation")
+    b.set_xlabel("epoch")
+    b.set_ylabel("top-1")
+    b.set_ylim(0, 1)
+    b.legend()
+    fig.tight_layout()
+    with atomic_path(out_dir / "curves.png") as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
