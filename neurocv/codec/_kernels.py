@@ -18,6 +18,12 @@ from numba import njit, prange
 PARALLEL_MIN_PIXELS = 500_000
 
 
+@njit(inline="always")
+def _clamped(v, hi):
+    """``rint(v)`` as an int, clipped to ``[0, hi]``: the pixel a motion-compensated read takes."""
+    return min(max(int(np.rint(v)), 0), hi)
+
+
 def _two_variants(fn):
     """Compile ``fn`` twice, serial and ``parallel=True`` (``prange`` is ``range`` in the serial one), and return a
     dispatcher that picks by the size of the output (last argument)."""
@@ -56,9 +62,9 @@ def trace_step(acc_prev, cells, g, out):
         for cx in range(cells.shape[1]):
             tx = cells[cy, cx, 0]
             ty = cells[cy, cx, 1]
-            ry = min(max(int(np.rint(y - ty)), 0), height - 1)
+            ry = _clamped(y - ty, height - 1)
             for x in range(cx * g, min(cx * g + g, width)):
-                rx = min(max(int(np.rint(x - tx)), 0), width - 1)
+                rx = _clamped(x - tx, width - 1)
                 out[y, x, 0] = tx + acc_prev[ry, rx, 0]
                 out[y, x, 1] = ty + acc_prev[ry, rx, 1]
 
@@ -72,9 +78,9 @@ def compensate_residual(cur, ref, cells, g, out):
         for cx in range(cells.shape[1]):
             tx = cells[cy, cx, 0]
             ty = cells[cy, cx, 1]
-            ry = min(max(int(np.rint(y - ty)), 0), height - 1)
+            ry = _clamped(y - ty, height - 1)
             for x in range(cx * g, min(cx * g + g, width)):
-                rx = min(max(int(np.rint(x - tx)), 0), width - 1)
+                rx = _clamped(x - tx, width - 1)
                 out[y, x, 0] = np.float32(cur[y, x, 0]) - np.float32(ref[ry, rx, 0])
                 out[y, x, 1] = np.float32(cur[y, x, 1]) - np.float32(ref[ry, rx, 1])
                 out[y, x, 2] = np.float32(cur[y, x, 2]) - np.float32(ref[ry, rx, 2])
@@ -86,8 +92,8 @@ def compensate_dense(cur, ref, disp, out):
     height, width = out.shape[0], out.shape[1]
     for y in prange(height):
         for x in range(width):
-            ry = min(max(int(np.rint(y - disp[y, x, 1])), 0), height - 1)
-            rx = min(max(int(np.rint(x - disp[y, x, 0])), 0), width - 1)
+            ry = _clamped(y - disp[y, x, 1], height - 1)
+            rx = _clamped(x - disp[y, x, 0], width - 1)
             out[y, x, 0] = np.float32(cur[y, x, 0]) - np.float32(ref[ry, rx, 0])
             out[y, x, 1] = np.float32(cur[y, x, 1]) - np.float32(ref[ry, rx, 1])
             out[y, x, 2] = np.float32(cur[y, x, 2]) - np.float32(ref[ry, rx, 2])
@@ -130,15 +136,15 @@ def trace_and_compensate(acc_prev, cells, g, cur, iframe, acc_out, res_out):
         for cx in range(cells.shape[1]):
             tx = cells[cy, cx, 0]
             ty = cells[cy, cx, 1]
-            ry = min(max(int(np.rint(y - ty)), 0), height - 1)
+            ry = _clamped(y - ty, height - 1)
             for x in range(cx * g, min(cx * g + g, width)):
-                rx = min(max(int(np.rint(x - tx)), 0), width - 1)
+                rx = _clamped(x - tx, width - 1)
                 ax = tx + acc_prev[ry, rx, 0]
                 ay = ty + acc_prev[ry, rx, 1]
                 acc_out[y, x, 0] = ax
                 acc_out[y, x, 1] = ay
-                iy = min(max(int(np.rint(y - ay)), 0), height - 1)
-                ix = min(max(int(np.rint(x - ax)), 0), width - 1)
+                iy = _clamped(y - ay, height - 1)
+                ix = _clamped(x - ax, width - 1)
                 res_out[y, x, 0] = np.float32(cur[y, x, 0]) - np.float32(iframe[iy, ix, 0])
                 res_out[y, x, 1] = np.float32(cur[y, x, 1]) - np.float32(iframe[iy, ix, 1])
                 res_out[y, x, 2] = np.float32(cur[y, x, 2]) - np.float32(iframe[iy, ix, 2])
