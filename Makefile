@@ -25,6 +25,7 @@ test: env env-lava
 
 bench: env
 	$(PY) benchmarks/bench_reader.py --out benchmarks/results/reader.json
+	$(PY) benchmarks/bench_model.py --out benchmarks/results/model.json
 
 clean:
 	rm -rf $(DEMO) .pytest_cache
