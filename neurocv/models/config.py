@@ -56,7 +56,11 @@ class ModelConfig:
     stm_channels: tuple[int, ...] = (64, 128)
     stm_strides: tuple[int, ...] = (2, 2)
     stm_kernel: int = 3
-    v_th: float = 1.0                          # initial (or fixed) threshold of every STM layer
+    # initial (or fixed) threshold of every STM layer. 0.1, not 1.0: with the data's normalisation and default conv
+    # init, v_th = 1.0 let the first STM layer fire at 0.2-0.4 % of neurons (its spikes are the second layer's only
+    # input), so almost nothing of the P-frames reached the transformer; 0.1 fires at 18-30 % and stm-tiny learned
+    # faster on the synthetic set (67 % vs 32 % validation top-1 at epoch 7; best 72 % vs 65 % over 20 epochs)
+    v_th: float = 0.1
     leak: float = 0.5                          # initial (or fixed) lambda of every STM layer
     surrogate_width: float = 100.0             # gamma of the arctan surrogate
     mixer_dim: int = 192
