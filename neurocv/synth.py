@@ -1,19 +1,15 @@
 """A synthetic action dataset whose ten classes differ only by motion, encoded as real MPEG-4 files.
 
-Each clip shows one textured object (rectangle or ellipse, random texture, size, orientation, colours) over a random
-static textured background, with Gaussian camera noise on every frame. Only the object's motion depends on the class:
+Each clip shows one textured object (rectangle or ellipse, random texture, size, colours) over a random static
+textured background, with small Gaussian camera noise on every frame. Only the object's motion depends on the class:
 
     translate_right, translate_left, translate_up, translate_down, rotate_cw, rotate_ccw, zoom_in, zoom_out,
     oscillate (back and forth along a random axis), static
 
-so one frame alone cannot tell the class: the appearance (textures, shape, orientation, noise) is drawn first, from
-the same distributions and in the same order for every class, and the object's size stays in the same range
-(``object_size`` of the frame's shorter side) in every frame of every class, zooms included.
-
-The object's pose at frame ``t`` is an affine map ``A_t`` from object coordinates ``u`` (texture pixels of the
-object's largest pose, origin at its centre) to image pixels ``(x, y)``: ``p = c_t + s_t R(theta_t) u`` with
-``s_t <= 1``; ``y`` points down, so a growing ``theta`` turns clockwise on screen. :func:`true_accumulated_motion`
-gives the exact movement of every object pixel since any other frame, to check the reader's accumulated motion.
+so one frame alone cannot tell the class. The object's pose at frame ``t`` is an affine map ``A_t`` from object
+coordinates ``u`` to image pixels ``(x, y)``: ``p = c_t + s_t R(theta_t) u`` (``y`` points down, so a positive
+``theta`` turns clockwise on screen). :func:`true_accumulated_motion` gives the exact movement of every object pixel
+since any earlier frame, which tests compare the reader's accumulated motion vectors against.
 """
 
 from __future__ import annotations
@@ -27,7 +23,7 @@ import numpy as np
 from ._io import atomic_open
 from .codec.encode import write_video
 from .codec.resize import resize_bilinear
-from .errors import ConfigError, DatasetError
+from .errors import ConfigError
 
 __all__ = ["ACTIONS", "RenderedClip", "render_clip", "true_accumulated_motion", "make_synthetic_dataset"]
 
@@ -35,25 +31,12 @@ ACTIONS = ("translate_right", "translate_left", "translate_up", "translate_down"
            "zoom_in", "zoom_out", "oscillate", "static")
 _DIRECTIONS = {"translate_right": (1, 0), "translate_left": (-1, 0), "translate_up": (0, -1),
                "translate_down": (0, 1)}
-# Motion ranges (recorded in meta.json). Translation speeds are drawn on MPEG-4's half-pixel grid, which the codec
-# codes exactly, and capped so the object stays inside the frame; the zoom rate is capped so the object's size
-# stays within ``object_size`` for the whole clip.
-_SPEED_PX = (1.0, 3.0)            # px/frame
-_ROTATION_DEG = (2.0, 5.0)        # deg/frame
-_ZOOM_RATE = (0.015, 0.03)        # relative size change per frame
-_OSCILLATION_PX = (4.0, 10.0)     # amplitude, px
-_OSCILLATION_PERIOD = (8.0, 16.0)  # frames
-_OBJECT_SIZE = (0.25, 0.5)        # longest side / the frame's shorter side
-_GENERATOR_VERSION = 2
 
 
 @dataclass(frozen=True)
 class RenderedClip:
-    """One rendered clip.
-
-    frames: ``(T, H, W, 3)`` uint8 RGB; transforms: ``(T, 2, 3)`` float64 affine maps from object coordinates to
-    image pixels ``(x, y)``; object_mask: ``(T, H, W)`` bool, where the object is visible; action: class name.
-    """
+    """frames ``(T, H, W, 3)`` uint8; transforms ``(T, 2, 3)`` float64 (object coords -> pixels ``(x, y)``);
+    object_mask ``(T, H, W)`` bool (object visible); action name."""
 
     frames: np.ndarray
     transforms: np.ndarray
@@ -61,32 +44,9 @@ class RenderedClip:
     action: str
 
 
-@dataclass(frozen=True)
-class _Shape:
-    """A rectangle or ellipse with half-axes ``a >= b`` in object coordinates (pixels at scale 1)."""
-
-    a: float
-    b: float
-    ellipse: bool
-
-    def inside(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        if self.ellipse:
-            return (u / self.a) ** 2 + (v / self.b) ** 2 <= 1.0
-        return (np.abs(u) <= self.a) & (np.abs(v) <= self.b)
-
-    def extent(self, angle: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        """Half-width and half-height ``(T, 2)`` in pixels of the object's bounding box at each pose."""
-        c, s = np.abs(np.cos(angle)), np.abs(np.sin(angle))
-        if self.ellipse:
-            ex, ey = np.hypot(self.a * c, self.b * s), np.hypot(self.a * s, self.b * c)
-        else:
-            ex, ey = self.a * c + self.b * s, self.a * s + self.b * c
-        return np.stack([ex, ey], -1) * scale[:, None]
-
-
 def _texture(rng: np.random.Generator, h: int, w: int, contrast: float = 1.0) -> np.ndarray:
-    """Random colour texture with structure at a coarse and a fine scale, ``(h, w, 3)`` float32 in [0, 255];
-    ``contrast`` in (0, 1] narrows the grey-level range (backgrounds are flatter than objects)."""
+    """Random texture with structure at a coarse and a fine scale, ``(h, w, 3)`` float32 in [0, 255]; ``contrast``
+    in (0, 1] narrows the grey-level range (backgrounds are drawn flatter than objects)."""
     coarse = resize_bilinear(rng.uniform(0, 1, (max(2, h // 6), max(2, w // 6), 3)), w, h)
     fine = resize_bilinear(rng.uniform(0, 1, (max(2, h // 2), max(2, w // 2), 3)), w, h)
     tex = 0.55 * coarse + 0.45 * fine
@@ -95,153 +55,179 @@ def _texture(rng: np.random.Generator, h: int, w: int, contrast: float = 1.0) ->
     return np.clip(mid + half_range * (2 * tex - 1), 0, 255).astype(np.float32)
 
 
-def _sizes(action: str, size_u: float, rng: np.random.Generator, n_frames: int, lo: float, hi: float,
-           zoom_rate: tuple[float, float]) -> np.ndarray:
-    """The object's longest side at each frame ``(T,)`` in pixels, within ``[lo, hi]``. ``size_u`` in [0, 1) places
-    the size (non-zoom) or the zoom's path (zooms) log-uniformly in that range."""
-    span = max(n_frames - 1, 1)
-    if action not in ("zoom_in", "zoom_out"):
-        return np.full(n_frames, lo * (hi / lo) ** size_u)
-    max_rate = (hi / lo) ** (1 / span) - 1
-    rate = rng.uniform(zoom_rate[0], min(zoom_rate[1], max_rate)) if max_rate > zoom_rate[0] else max_rate
-    log_path = np.arange(n_frames) * np.log1p(rate)  # growing; zoom_out runs it backwards
-    log_start = np.log(lo) + size_u * (np.log(hi / lo) - log_path[-1])
-    return np.exp(log_start + (log_path if action == "zoom_in" else log_path[::-1]))
-
-
-def _speed(rng: np.random.Generator, room: float, span: int) -> float:
-    """A translation speed in px/frame on the half-pixel grid in ``_SPEED_PX`` that covers at most ``room`` px."""
-    grid = np.arange(_SPEED_PX[0], _SPEED_PX[1] + 0.25, 0.5)
-    fits = grid[grid * span <= room]
-    if fits.size == 0:  # too little room: as slow as the grid allows, the object leaves the frame a little
-        return max(0.5, np.floor(2 * room / span) / 2)
-    return float(rng.choice(fits))
-
-
-def _path(action: str, rng: np.random.Generator, n_frames: int, room: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Centre offsets from the first frame ``(T, 2)`` px and angle offsets ``(T,)`` rad; ``room`` ``(2,)`` is the
-    free travel along x and y for the object's pose."""
+def _poses(action: str, rng: np.random.Generator, width: int, height: int, n_frames: int, size: float,
+           zoom_rate: tuple[float, float]):
+    """Centre ``(T, 2)``, scale ``(T,)`` and angle ``(T,)`` of the object for every frame."""
     t = np.arange(n_frames, dtype=np.float64)
-    offsets, turn = np.zeros((n_frames, 2)), np.zeros(n_frames)
+    span = max(n_frames - 1, 1)
+    half = size / 2
+    scale = np.ones(n_frames)
+    angle = np.full(n_frames, rng.uniform(-0.3, 0.3))
+    centre = np.array([rng.uniform(half, width - half), rng.uniform(half, height - half)])
     if action in _DIRECTIONS:
         d = np.array(_DIRECTIONS[action], dtype=np.float64)
-        offsets = d * _speed(rng, float(room[0] if d[0] else room[1]), max(n_frames - 1, 1)) * t[:, None]
+        room = (width if d[0] else height) - size - 2
+        # speeds on the half-pixel grid that MPEG-4 codes exactly (1 to 3 px/frame), so that the reader's
+        # accumulated motion can be checked against the truth without the codec's motion quantisation drifting in
+        speed = 0.5 * rng.integers(2, max(2, min(6, int(2 * room / span))) + 1)
+        travel = speed * span
+        lo = half + 1
+        hi_x, hi_y = width - half - 1, height - half - 1
+        start = np.array([rng.uniform(lo, max(lo, hi_x - (travel if d[0] > 0 else 0))) if d[0] >= 0 else
+                          rng.uniform(min(hi_x, lo + travel), hi_x),
+                          rng.uniform(lo, max(lo, hi_y - (travel if d[1] > 0 else 0))) if d[1] >= 0 else
+                          rng.uniform(min(hi_y, lo + travel), hi_y)])
+        centres = start + d * speed * t[:, None]
     elif action in ("rotate_cw", "rotate_ccw"):
-        turn = np.deg2rad(rng.uniform(*_ROTATION_DEG)) * (1 if action == "rotate_cw" else -1) * t
+        omega = np.deg2rad(rng.uniform(2.0, 5.0)) * (1 if action == "rotate_cw" else -1)
+        angle = angle + omega * t
+        centres = np.repeat(centre[None], n_frames, 0)
+    elif action in ("zoom_in", "zoom_out"):
+        # ``size`` is the largest pose; the smallest is 0.3 of it, reached at a rate of 3-5 % per frame
+        rate = min(rng.uniform(*zoom_rate), (1 / 0.3) ** (1 / span) - 1)
+        scale = (1 + rate) ** (t - span) if action == "zoom_in" else (1 + rate) ** (-t)
+        centres = np.repeat(centre[None], n_frames, 0)
     elif action == "oscillate":
-        axis_angle, amp = rng.uniform(0, np.pi), rng.uniform(*_OSCILLATION_PX)
-        period, phase = rng.uniform(*_OSCILLATION_PERIOD), rng.uniform(0, 2 * np.pi)
-        wave = amp * (np.sin(2 * np.pi * t / period + phase) - np.sin(phase))
-        offsets = wave[:, None] * np.array([np.cos(axis_angle), np.sin(axis_angle)])
-    return offsets, turn
-
-
-def _place(rng: np.random.Generator, extent: np.ndarray, offsets: np.ndarray, width: int, height: int) -> np.ndarray:
-    """A first-frame centre ``(2,)`` that keeps the object's bounding box ``extent`` ``(T, 2)`` inside the frame at
-    every offset; the middle of the (empty) range when no such centre exists."""
-    limit = np.array([width, height], dtype=np.float64) - 0.5
-    lo = (extent - offsets).max(0) - 0.5
-    hi = (limit - extent - offsets).min(0)
-    return np.where(lo <= hi, lo + rng.uniform(0, 1, 2) * (hi - lo), (lo + hi) / 2)
+        theta = rng.uniform(0, np.pi)
+        axis = np.array([np.cos(theta), np.sin(theta)])
+        amp = rng.uniform(4.0, 10.0)
+        period = rng.uniform(8.0, 16.0)
+        phase = rng.uniform(0, 2 * np.pi)
+        margin = half + amp + 1
+        centre = np.array([rng.uniform(min(margin, width / 2), max(width - margin, width / 2)),
+                           rng.uniform(min(margin, height / 2), max(height - margin, height / 2))])
+        centres = centre + amp * np.sin(2 * np.pi * t / period + phase)[:, None] * axis
+    elif action == "static":
+        centres = np.repeat(centre[None], n_frames, 0)
+    else:
+        raise ConfigError(f"unknown action '{action}'; expected one of {', '.join(ACTIONS)}")
+    return centres, scale, angle
 
 
 def render_clip(action: str, rng: np.random.Generator, width: int = 112, height: int = 112,
-                n_frames: int = 36, noise_sigma: float = 2.0, zoom_rate: tuple[float, float] = _ZOOM_RATE,
+                n_frames: int = 36, noise_sigma: float = 2.0, zoom_rate: tuple[float, float] = (0.03, 0.05),
                 object_size: tuple[float, float] | None = None) -> RenderedClip:
-    """Render one clip of ``action`` (see the module docstring); deterministic for a given ``rng`` state.
+    """Render one clip of ``action`` (see module docstring); deterministic for a given ``rng`` state.
 
-    width, height: frame size in pixels (>= 32); n_frames: clip length (>= 2); noise_sigma: camera noise in grey
-    levels; zoom_rate: range of the zooms' relative size change per frame (capped so the size stays in range);
-    object_size: range of the object's longest side as a fraction of the frame's shorter side (default 0.25-0.5).
-    Pixels are rendered by inverse mapping with bilinear texture lookups.
-    """
+    ``zoom_rate`` is the range of the relative size change per frame of the zoom classes; ``object_size`` the
+    range of the object's (largest) side as a fraction of the frame's shorter side (default 0.25-0.5, zooms
+    0.6-0.8)."""
     if action not in ACTIONS:
         raise ConfigError(f"unknown action '{action}'; expected one of {', '.join(ACTIONS)}")
     if width < 32 or height < 32:
-        raise ConfigError(f"frames must be at least 32x32 pixels, got {width}x{height}")
+        raise ConfigError(f"frames must be at least 32x32, got {width}x{height}")
     if n_frames < 2:
         raise ConfigError(f"a clip needs at least 2 frames, got {n_frames}")
-    lo, hi = object_size or _OBJECT_SIZE
-    if not 0 < lo <= hi <= 1:
-        raise ConfigError(f"object_size must satisfy 0 < low <= high <= 1, got {object_size}")
     side = min(width, height)
-    # appearance first, identical draws for every class
-    shape_size_u, aspect, ellipse = rng.random(), rng.uniform(0.6, 1.0), bool(rng.random() < 0.5)
-    angle0 = rng.uniform(-np.pi, np.pi)
+    lo, hi = object_size or ((0.6, 0.8) if action in ("zoom_in", "zoom_out") else (0.25, 0.5))
+    size = rng.uniform(lo, hi) * side
+    ellipse = rng.random() < 0.5
+    aspect = rng.uniform(0.6, 1.0)
+    tex_n = int(np.ceil(size)) + 2
+    texture = _texture(rng, tex_n, tex_n)
     background = _texture(rng, height, width, contrast=0.5)
+    centres, scale, angle = _poses(action, rng, width, height, n_frames, size, zoom_rate)
     noise = rng.normal(0.0, noise_sigma, (n_frames, height, width, 3)).astype(np.float32)
-    sizes = _sizes(action, shape_size_u, rng, n_frames, lo * side, hi * side, zoom_rate)
-    half = sizes.max() / 2
-    shape = _Shape(half, half * aspect, ellipse)
-    texture = _texture(rng, int(np.ceil(2 * half)) + 3, int(np.ceil(2 * half)) + 3)
-    # motion
-    scale = sizes / sizes.max()
-    room = np.array([width, height]) - 2 * shape.extent(np.array([angle0]), scale[:1])[0] - 1
-    offsets, turn = _path(action, rng, n_frames, room)
-    angle = angle0 + turn
-    centres = _place(rng, shape.extent(angle, scale), offsets, width, height) + offsets
-    transforms = _affine(centres, scale, angle)
-    frames, masks = _draw(transforms, shape, texture, background, noise)
+
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    frames = np.empty((n_frames, height, width, 3), np.uint8)
+    masks = np.empty((n_frames, height, width), bool)
+    transforms = np.empty((n_frames, 2, 3))
+    half = size / 2
+    for k in range(n_frames):
+        c, s, th = centres[k], scale[k], angle[k]
+        rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+        transforms[k, :, :2] = s * rot
+        transforms[k, :, 2] = c
+        # inverse map: u = R(-theta) (p - c) / s
+        dx, dy = xs - c[0], ys - c[1]
+        u = (np.cos(th) * dx + np.sin(th) * dy) / s
+        v = (-np.sin(th) * dx + np.cos(th) * dy) / s
+        if ellipse:
+            inside = (u / half) ** 2 + (v / (half * aspect)) ** 2 <= 1.0
+        else:
+            inside = (np.abs(u) <= half) & (np.abs(v) <= half * aspect)
+        img = background.copy()
+        tu, tv = u[inside] + half + 0.5, v[inside] + half + 0.5
+        img[inside] = _bilinear(texture, tu, tv)
+        frames[k] = np.clip(np.rint(img + noise[k]), 0, 255).astype(np.uint8)
+        masks[k] = inside
     return RenderedClip(frames, transforms, masks, action)
 
 
-def _affine(centres: np.ndarray, scale: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """``(T, 2, 3)`` maps ``p = c + s R(angle) u`` from object coordinates to pixels."""
-    c, s = np.cos(angle) * scale, np.sin(angle) * scale
-    return np.stack([np.stack([c, -s, centres[:, 0]], -1), np.stack([s, c, centres[:, 1]], -1)], 1)
-
-
-def _object_coords(transforms: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Object coordinates ``(u, v)``, each ``(T, H, W)``, of every pixel of every frame (inverse affine maps)."""
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
-    inv = np.linalg.inv(transforms[:, :, :2])  # (T, 2, 2)
-    dx = xs[None] - transforms[:, 0, 2, None, None]
-    dy = ys[None] - transforms[:, 1, 2, None, None]
-    u = inv[:, 0, 0, None, None] * dx + inv[:, 0, 1, None, None] * dy
-    v = inv[:, 1, 0, None, None] * dx + inv[:, 1, 1, None, None] * dy
-    return u, v
-
-
-def _draw(transforms: np.ndarray, shape: _Shape, texture: np.ndarray, background: np.ndarray,
-          noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Frames ``(T, H, W, 3)`` uint8 and object masks ``(T, H, W)`` bool: the object over the background, plus
-    noise."""
-    n_frames, height, width = noise.shape[:3]
-    u, v = _object_coords(transforms, height, width)
-    masks = shape.inside(u, v)
-    img = np.broadcast_to(background, noise.shape).copy()
-    centre = (texture.shape[0] - 1) / 2
-    img[masks] = _bilinear(texture, u[masks] + centre, v[masks] + centre)
-    return np.clip(np.rint(img + noise), 0, 255).astype(np.uint8), masks
-
-
 def _bilinear(tex: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Sample ``tex`` ``(h, w, C)`` at float pixel positions ``x, y`` ``(N,)``; returns ``(N, C)``."""
     h, w = tex.shape[:2]
     x = np.clip(x, 0, w - 1.001)
     y = np.clip(y, 0, h - 1.001)
-    x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
     fx, fy = (x - x0)[:, None], (y - y0)[:, None]
     return ((1 - fy) * ((1 - fx) * tex[y0, x0] + fx * tex[y0, x0 + 1])
             + fy * ((1 - fx) * tex[y0 + 1, x0] + fx * tex[y0 + 1, x0 + 1]))
 
 
 def true_accumulated_motion(clip: RenderedClip, t: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact movement since frame ``k`` of every object pixel of frame ``t``: ``(disp (H, W, 2) float32, valid
-    (H, W) bool)``.
+    """Exact movement since frame ``k`` of every object pixel of frame ``t``: ``(disp (H, W, 2) float32, valid)``.
 
     ``disp_i = i - p_k(i)`` where ``p_k(i)`` is where the object point now at pixel ``i`` was at frame ``k``, as
     ``(x, y)`` pixels (moving right: positive x). ``valid`` marks object pixels of frame ``t`` whose point was
-    inside the frame, hence visible on the object, at frame ``k``; ``disp`` is 0 elsewhere.
+    inside the frame at ``k``.
     """
-    n_frames, h, w = clip.object_mask.shape
-    if not (0 <= t < n_frames and 0 <= k < n_frames):
-        raise ConfigError(f"frames t={t} and k={k} must lie in 0..{n_frames - 1}")
-    u, v = (a[0] for a in _object_coords(clip.transforms[t:t + 1], h, w))
-    a_k = clip.transforms[k]
-    qx = a_k[0, 0] * u + a_k[0, 1] * v + a_k[0, 2]
-    qy = a_k[1, 0] * u + a_k[1, 1] * v + a_k[1, 2]
-    ys, xs = np.mgrid[0:h, 0:w]
-    valid = clip.object_mask[t] & (qx >= -0.5) & (qx <= w - 0.5) & (qy >= -0.5) & (qy <= h - 0.5)
-    disp = np.stack([xs - qx, ys - qy], -1)
-    return np.where(valid[..., None], disp, 0).astype(np.float32), valid
+    h, w = clip.object_mask.shape[1:]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    a_t, a_k = clip.transforms[t], clip.transforms[k]
+    inv = np.linalg.inv(a_t[:, :2])
+    p = np.stack([xs - a_t[0, 2], ys - a_t[1, 2]], -1) @ inv.T  # object coordinates
+    q = p @ a_k[:, :2].T + a_k[:, 2]
+    disp = np.stack([xs, ys], -1) - q
+    valid = clip.object_mask[t] & (q[..., 0] >= 0) & (q[..., 0] <= w - 1) & (q[..., 1] >= 0) & (q[..., 1] <= h - 1)
+    return disp.astype(np.float32), valid
+
+
+def make_synthetic_dataset(out_dir: str | Path, videos_per_class: int = 24, test_fraction: float = 0.25,
+                           width: int = 112, height: int = 112, n_frames: int = 36, fps: int = 25, seed: int = 0,
+                           progress: bool = True) -> Path:
+    """Write the dataset in the UCF-101 layout (``videos/<class>/<class>_NNN.mp4``, ``splits/classInd.txt``,
+    ``splits/trainlist01.txt``, ``splits/testlist01.txt``, ``meta.json``); deterministic for a seed.
+
+    Videos already present are kept (a killed run resumes); each file is written atomically.
+    """
+    if videos_per_class < 2:
+        raise ConfigError(f"videos_per_class must be >= 2 (one train, one test), got {videos_per_class}")
+    if not 0 < test_fraction < 1:
+        raise ConfigError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    if width % 2 or height % 2:
+        raise ConfigError(f"width and height must be even for MPEG-4, got {width}x{height}")
+    out_dir = Path(out_dir)
+    n_test = min(videos_per_class - 1, max(1, int(round(videos_per_class * test_fraction))))
+    train_lines, test_lines = [], []
+    jobs = []
+    for c, action in enumerate(ACTIONS):
+        for v in range(videos_per_class):
+            rel = f"{action}/{action}_{v:03d}.mp4"
+            (test_lines if v >= videos_per_class - n_test else train_lines).append((rel, c + 1))
+            jobs.append((c, v, action, rel))
+    from rich.progress import Progress
+
+    with Progress(disable=not progress) as bar:
+        task = bar.add_task("rendering synthetic videos", total=len(jobs))
+        for c, v, action, rel in jobs:
+            target = out_dir / "videos" / rel
+            if not target.exists():
+                rng = np.random.default_rng(np.random.SeedSequence([seed, c, v]))
+                clip = render_clip(action, rng, width, height, n_frames)
+                write_video(target, clip.frames, fps=fps, codec="mpeg4", gop_size=12, max_b_frames=0, qscale=2,
+                            four_mv=True)
+            bar.advance(task)
+    splits = out_dir / "splits"
+    with atomic_open(splits / "classInd.txt", "w") as fh:
+        fh.writelines(f"{k + 1} {a}\n" for k, a in enumerate(ACTIONS))
+    with atomic_open(splits / "trainlist01.txt", "w") as fh:
+        fh.writelines(f"{rel} {label}\n" for rel, label in train_lines)
+    with atomic_open(splits / "testlist01.txt", "w") as fh:
+        fh.writelines(f"{rel}\n" for rel, _ in test_lines)
+    meta = {"generator": "neurocv.synth", "classes": list(ACTIONS), "videos_per_class": videos_per_class,
+            "train": len(train_lines), "test": len(test_lines), "width": width, "height": height,
+            "frames": n_frames, "fps": fps, "seed": seed, "codec": "mpeg4", "gop": 12, "b_frames": 0}
+    with atomic_open(out_dir / "meta.json", "w") as fh:
+        json.dump(meta, fh, indent=1)
+    return out_dir
