@@ -42,17 +42,6 @@ def _two_variants(fn):
     return dispatch
 
 
-@njit(cache=True, nogil=True)
-def paint_cells(cells, tx, ty, x0, y0, bw, bh):
-    """Fill the rectangles ``[y0, y0+bh) x [x0, x0+bw)`` (cell units) of ``cells`` with ``(tx, ty)``, clipped."""
-    hc, wc = cells.shape[0], cells.shape[1]
-    for k in range(tx.shape[0]):
-        for y in range(max(y0[k], 0), min(y0[k] + bh[k], hc)):
-            for x in range(max(x0[k], 0), min(x0[k] + bw[k], wc)):
-                cells[y, x, 0] = tx[k]
-                cells[y, x, 1] = ty[k]
-
-
 @_two_variants
 def trace_step(acc_prev, cells, g, out):
     """``out(i) = tau(i) + acc_prev(rint(i - tau(i)))`` with ``tau`` read from ``cells``; ``(H, W, 2)`` float32."""

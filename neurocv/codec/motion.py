@@ -54,26 +54,7 @@ def motion_cells(vectors: np.ndarray | None, height: int, width: int) -> tuple[n
     cells, ok = cells_from_vectors(vectors, hc, wc, g)
     if ok:
         return cells, g
-    v = vectors[vectors["source"] < 0]
-    if len(v) == 0:
-        return np.zeros((hc, wc, 2), dtype=np.float32), g
-    scale = v["motion_scale"].astype(np.float32)
-    scale[scale == 0] = 1.0
-    tau = np.empty((len(v), 2), np.float32)
-    tau[:, 0] = -v["motion_x"] / scale
-    tau[:, 1] = -v["motion_y"] / scale
-    bw = v["w"].astype(np.int64)
-    bh = v["h"].astype(np.int64)
-    x0 = v["dst_x"].astype(np.int64) - bw // 2
-    y0 = v["dst_y"].astype(np.int64) - bh // 2
-    from ._kernels import paint_cells
-
-    if np.any((bw | bh | x0 | y0) % g):
-        g, hc, wc = 1, height, width
-    cells = np.zeros((hc, wc, 2), np.float32)
-    paint_cells(cells, np.ascontiguousarray(tau[:, 0]), np.ascontiguousarray(tau[:, 1]), x0 // g, y0 // g, bw // g,
-                bh // g)
-    return cells, g
+    return cells_from_vectors(vectors, height, width, 1)[0], 1  # a block off the 4-pixel grid: per-pixel field
 
 
 def expand_cells(cells: np.ndarray, g: int, height: int, width: int) -> np.ndarray:
@@ -89,21 +70,6 @@ def dense_motion(vectors: np.ndarray | None, height: int, width: int) -> np.ndar
     """Paint FFmpeg motion vectors into a dense field ``tau`` of shape ``(H, W, 2)``, float32 pixels ``(x, y)``
     (see :func:`motion_cells`); pixels no vector covers (intra blocks) get 0."""
     return expand_cells(*motion_cells(vectors, height, width), height, width)
-
-
-def _paint(field: np.ndarray, tau: np.ndarray, x0: np.ndarray, y0: np.ndarray, bw: np.ndarray,
-           bh: np.ndarray) -> np.ndarray:
-    """Fill the rectangles ``[y0, y0+bh) x [x0, x0+bw)`` of ``field`` with ``tau``, vectorised per block shape."""
-    height, width = field.shape[:2]
-    for shape in set(zip(bh.tolist(), bw.tolist())):
-        sel = (bh == shape[0]) & (bw == shape[1])
-        ys = y0[sel, None, None] + np.arange(shape[0])[None, :, None]
-        xs = x0[sel, None, None] + np.arange(shape[1])[None, None, :]
-        ys, xs = np.broadcast_arrays(ys, xs)
-        vals = np.broadcast_to(tau[sel, None, None, :], ys.shape + (2,))
-        inside = (ys >= 0) & (ys < height) & (xs >= 0) & (xs < width)
-        field[ys[inside], xs[inside]] = vals[inside]
-    return field
 
 
 _GRID_CACHE: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
