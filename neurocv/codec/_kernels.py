@@ -8,9 +8,9 @@ Loops run over cells, then over the ``g`` pixels of a cell, to avoid a division 
 
 from __future__ import annotations
 
-import numpy as np
 import types
 
+import numpy as np
 from numba import njit, prange
 
 # Frames at least this large use the multi-threaded variant of a kernel; below it the threads' start-up and their
