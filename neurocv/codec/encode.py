@@ -54,11 +54,12 @@ class VideoWriter:
             raise ConfigError(f"{self.path}: cannot encode {s['codec']} into this container: {exc}") from None
         stream.width, stream.height, stream.pix_fmt = s["width"], s["height"], s["pix_fmt"]
         cc = stream.codec_context
+        cc.thread_count = 1  # the bitstream depends on the encoder's thread count: one thread, the same bytes anywhere
         cc.gop_size = s["gop_size"]
         cc.max_b_frames = s["max_b_frames"]
         if s["codec"] == "h264":
             # x264: closed GOPs of exactly gop_size (no scene-cut keyframes), constant quantiser, B-frames as asked.
-            cc.options = {"qp": str(s["qscale"] * 2 + 10), "bf": str(s["max_b_frames"]),
+            cc.options = {"qp": str(_h264_qp(s["qscale"])), "bf": str(s["max_b_frames"]),
                           "x264-params": f"keyint={s['gop_size']}:min-keyint={s['gop_size']}:scenecut=0:ref=1"
                                           + (":partitions=all:subme=9" if s["four_mv"] else "")}
         else:
@@ -74,7 +75,11 @@ class VideoWriter:
     def write(self, rgb: np.ndarray) -> None:
         import av
 
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb, dtype=np.uint8), format="rgb24")
+        rgb = np.asarray(rgb)
+        want = (self.settings["height"], self.settings["width"], 3)
+        if rgb.dtype != np.uint8 or rgb.shape != want:
+            raise ConfigError(f"{self.path}: frame {self.frames} is {rgb.dtype} {rgb.shape}, expected uint8 {want}")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = self.frames
         frame.pict_type = 0  # let the encoder choose (I every gop_size)
         for packet in self._stream.encode(frame):
@@ -86,9 +91,16 @@ class VideoWriter:
             if exc_type is None:
                 for packet in self._stream.encode():
                     self._out.mux(packet)
-        finally:
             self._out.close()
-            self._atomic.__exit__(exc_type, exc, tb)
+        except BaseException as failure:  # a failed flush or trailer must not publish a partial file
+            self._atomic.__exit__(type(failure), failure, failure.__traceback__)
+            raise
+        self._atomic.__exit__(exc_type, exc, tb)
+
+
+def _h264_qp(qscale: int) -> int:
+    """The H.264 QP whose quantiser step matches MPEG-4's ``qscale`` (step ~ 2 q; H.264: 0.625 * 2^(QP/6))."""
+    return int(min(51, max(0, round(6 * np.log2(2 * qscale / 0.625)))))
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25, codec: str = "mpeg4",

