@@ -272,6 +272,12 @@ def predict(checkpoint: Path, videos: List[Path],
         raise typer.Exit(1)
 
 
+from . import cli_deploy, cli_energy  # noqa: E402  (their commands live in their own modules)
+
+cli_deploy.register(app, out, err)
+cli_energy.register(app, out, err)
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     try:
         rc = app(args=argv, standalone_mode=False)
