@@ -213,6 +213,7 @@ def train(
     """Train a model; under `torchrun --nproc_per_node=N` the same command trains with DDP."""
     from .models import get_model_config
     from .training import TrainConfig, train as _train
+    from .training.loop import default_optimizer
 
     overrides = _overrides(settings)
     mcfg = get_model_config(model, **dict(overrides))
@@ -223,12 +224,6 @@ def train(
                       seed=seed, accumulate=not no_accumulate, model_overrides=overrides)
     row = _train(data, out_dir, cfg, resume=not no_resume)
     err.print(f"finished: {json.dumps(row)}")
-
-
-def default_optimizer(model: str) -> tuple[float, float]:
-    """Adam (lr, eps): the paper's (0.02, 1e-3) for the paper-sized variants; stm-tiny did not learn with them on
-    the synthetic set here and uses (1e-3, 1e-8), the best of the settings measured (README)."""
-    return (1e-3, 1e-8) if model == "stm-tiny" else (0.02, 1e-3)
 
 
 @app.command("eval")

@@ -25,7 +25,7 @@ from .codec.encode import write_video
 from .codec.resize import resize_bilinear
 from .errors import ConfigError
 
-__all__ = ["ACTIONS", "RenderedClip", "render_clip", "true_accumulated_motion", "make_synthetic_dataset"]
+__all__ = ["ACTIONS", "HFLIP_CLASSES", "RenderedClip", "render_clip", "true_accumulated_motion", "make_synthetic_dataset"]
 
 ACTIONS = ("translate_right", "translate_left", "translate_up", "translate_down", "rotate_cw", "rotate_ccw",
            "zoom_in", "zoom_out", "oscillate", "static")
@@ -42,6 +42,12 @@ class RenderedClip:
     transforms: np.ndarray
     object_mask: np.ndarray
     action: str
+
+
+# what a horizontally mirrored clip of each direction-bearing class shows (the others mirror onto themselves);
+# written to meta.json so that flip augmentation swaps these labels instead of corrupting them
+HFLIP_CLASSES = {"translate_right": "translate_left", "translate_left": "translate_right",
+                 "rotate_cw": "rotate_ccw", "rotate_ccw": "rotate_cw"}
 
 
 def _texture(rng: np.random.Generator, h: int, w: int, contrast: float = 1.0) -> np.ndarray:
@@ -227,7 +233,8 @@ def make_synthetic_dataset(out_dir: str | Path, videos_per_class: int = 24, test
         fh.writelines(f"{rel}\n" for rel, _ in test_lines)
     meta = {"generator": "neurocv.synth", "classes": list(ACTIONS), "videos_per_class": videos_per_class,
             "train": len(train_lines), "test": len(test_lines), "width": width, "height": height,
-            "frames": n_frames, "fps": fps, "seed": seed, "codec": "mpeg4", "gop": 12, "b_frames": 0}
+            "frames": n_frames, "fps": fps, "seed": seed, "codec": "mpeg4", "gop": 12, "b_frames": 0,
+            "hflip_classes": HFLIP_CLASSES}
     with atomic_open(out_dir / "meta.json", "w") as fh:
         json.dump(meta, fh, indent=1)
     return out_dir

@@ -2,7 +2,9 @@
 
 Items are dicts of ``iframes (T, 3, S, S)``, ``mvs (T, 2, S, S)``, ``residuals (T, 3, S, S)`` float32 (normalised, see
 :class:`~neurocv.data.transforms.Normalization`), ``label`` (int) and ``index`` (int), where ``T = segments`` and
-``S = crop``. Training mode samples a random P-frame in each segment and augments (TSN); test mode takes the centre
+``S = crop``. A horizontal flip mirrors directions: where the dataset's ``meta.json`` holds ``hflip_classes`` (a map
+class -> the class its mirror image belongs to, e.g. ``translate_left -> translate_right``), a flipped training item
+takes the mirrored label; without that map flipping is assumed to keep the label (UCF-101, HMDB-51). Training mode samples a random P-frame in each segment and augments (TSN); test mode takes the centre
 P-frame of each segment and the centre crop (the paper's protocol). Reads the cache where present, else extracts
 on the fly. Randomness comes from torch's generator, so a seeded DataLoader replays the same items.
 """
@@ -15,6 +17,7 @@ import numpy as np
 import torch
 
 from ..codec import read_clip
+from ..errors import DatasetError
 from .cache import cache_path, load_cached
 from .layout import VideoList, load_split
 from .transforms import ClipTransform, Normalization, to_tensors
@@ -34,6 +37,25 @@ class CompressedVideoDataset(torch.utils.data.Dataset):
         default_cache = (self.data.parent if self.data.is_file() else self.data) / "cache"
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache
         self.transform = ClipTransform(crop=crop, train=self.train, norm=norm)
+        self.flip_label = self._flip_map()
+
+    def _flip_map(self) -> list[int]:
+        """Label -> label of the horizontally mirrored clip (identity unless ``meta.json`` says otherwise)."""
+        import json
+
+        classes = list(self.classes)
+        mapping = list(range(len(classes)))
+        meta = (self.data.parent if self.data.is_file() else self.data) / "meta.json"
+        if meta.is_file():
+            try:
+                pairs = json.loads(meta.read_text()).get("hflip_classes", {})
+            except (OSError, ValueError, AttributeError) as exc:
+                raise DatasetError(f"{meta}: unreadable dataset metadata ({exc})") from None
+            for a, b in pairs.items():
+                if a not in classes or b not in classes:
+                    raise DatasetError(f"{meta}: hflip_classes maps {a!r} -> {b!r}, not both classes of the split")
+                mapping[classes.index(a)] = classes.index(b)
+        return mapping
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -54,5 +76,7 @@ class CompressedVideoDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict:
         rng = np.random.default_rng(int(torch.randint(2**31 - 1, (1,)))) if self.train else None
         iframes, mvs, residuals, _ = self.raw_item(i, rng)
-        i_t, m_t, r_t = self.transform(*to_tensors(iframes, mvs, residuals))
-        return {"iframes": i_t, "mvs": m_t, "residuals": r_t, "label": self.videos.items[i][1], "index": i}
+        i_t, m_t, r_t, flipped = self.transform(*to_tensors(iframes, mvs, residuals), return_flip=True)
+        label = self.videos.items[i][1]
+        return {"iframes": i_t, "mvs": m_t, "residuals": r_t, "label": self.flip_label[label] if flipped else label,
+                "index": i}

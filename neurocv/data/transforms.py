@@ -47,8 +47,9 @@ class ClipTransform:
     norm: Normalization = Normalization()
 
     def __call__(self, iframes: torch.Tensor, mvs: torch.Tensor, residuals: torch.Tensor,
-                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Inputs ``(T, C, H, W)`` float32 (C = 3, 2, 3); outputs ``(T, C, crop, crop)`` normalised."""
+                 generator: torch.Generator | None = None, return_flip: bool = False):
+        """Inputs ``(T, C, H, W)`` float32 (C = 3, 2, 3); outputs ``(T, C, crop, crop)`` normalised, plus whether
+        the clip was mirrored when ``return_flip`` (a dataset whose labels have a direction swaps them then)."""
         h, w = iframes.shape[-2:]
         if self.train:
             def pick(n):
@@ -76,4 +77,5 @@ class ClipTransform:
             i, m, r = (t.flip(-1) for t in (i, m, r))
             m = m * torch.tensor([-1.0, 1.0], dtype=m.dtype).view(1, 2, 1, 1)
         n = self.norm
-        return (i - n.iframe_mean) / n.iframe_std, m / n.mv_std_px, r / n.residual_std
+        out = (i - n.iframe_mean) / n.iframe_std, m / n.mv_std_px, r / n.residual_std
+        return (*out, flip) if return_flip else out

@@ -114,3 +114,33 @@ def test_training_items_replay_under_a_seed(tiny_dataset):
     torch.manual_seed(7)
     b = ds[2]
     assert torch.equal(a["mvs"], b["mvs"]) and torch.equal(a["iframes"], b["iframes"])
+
+
+def test_flipped_items_take_the_mirrored_label(tiny_dataset):
+    """Flip augmentation mirrors motion: translate_left becomes translate_right, rotate_cw becomes rotate_ccw."""
+    ds = CompressedVideoDataset(tiny_dataset, "train", segments=2, crop=32)
+    classes = list(ds.classes)
+    assert classes[ds.flip_label[classes.index("translate_left")]] == "translate_right"
+    assert classes[ds.flip_label[classes.index("rotate_cw")]] == "rotate_ccw"
+    assert classes[ds.flip_label[classes.index("zoom_in")]] == "zoom_in"
+    k = next(j for j, (_, lab) in enumerate(ds.videos.items) if classes[lab] == "translate_right")
+    seen = set()
+    for seed in range(12):
+        torch.manual_seed(seed)
+        item = ds[k]
+        flipped = bool(item["mvs"][:, 0].mean() < 0)        # the object moves right unless mirrored
+        seen.add((flipped, classes[item["label"]]))
+    assert seen == {(False, "translate_right"), (True, "translate_left")}
+
+
+def test_bad_flip_map_is_a_clear_error(tiny_dataset, tmp_path):
+    import json
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(tiny_dataset, root)
+    meta = json.loads((root / "meta.json").read_text())
+    meta["hflip_classes"] = {"translate_left": "moonwalk"}
+    (root / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(DatasetError, match="moonwalk"):
+        CompressedVideoDataset(root, "train", segments=2, crop=32)
