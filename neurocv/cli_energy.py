@@ -2,6 +2,69 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import ConfigError
+
 
 def register(app, out, err) -> None:
     """Add this module's commands to ``app`` (``out``/``err``: rich consoles for stdout/stderr)."""
+
+    @app.command()
+    def energy(
+        model: Optional[str] = typer.Argument(None, help="Registered variant (stm-base), baseline card (coviar, "
+                                                         "cv-c3d) or checkpoint file."),
+        segments: Optional[int] = typer.Option(None, "--segments", min=1, help="Segments per clip (default: the "
+                                               "model's / card's)."),
+        crops: Optional[int] = typer.Option(None, "--crops", min=1, help="Spatial crops per video (default 1, or "
+                                            "the card's)."),
+        hardware: str = typer.Option("cmos45nm-fp32", "--hardware", help="Built-in profile name or a profile JSON."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object (layers, total, table1, ...)."),
+        as_csv: bool = typer.Option(False, "--csv", help="Print per-layer CSV with a TOTAL row."),
+        as_md: bool = typer.Option(False, "--markdown", help="Print a Markdown report."),
+        plot: Optional[Path] = typer.Option(None, "--plot", help="Write the per-layer energy breakdown (PNG)."),
+        source: Optional[str] = typer.Option(None, "--input", help="A video, or a dataset PATH[:split], for the "
+                                             "spike measurement (default: built-in synthetic clips)."),
+        max_videos: int = typer.Option(2, "--max-videos", min=1, help="Videos of --input to average over."),
+        from_run: Optional[Path] = typer.Option(None, "--from-run", help="Energy from a runtime's ops JSON "
+                                                "(neurocv.ops/1) instead of measuring here."),
+        memory: bool = typer.Option(False, "--memory", help="Show the SRAM memory column (never in E_Total)."),
+        speed: bool = typer.Option(False, "--speed", help="Also time torch inference (videos/s, this CPU)."),
+    ):
+        """Per-layer MACs, ACs, spikes and energy of a model, with totals in the paper's Table 1 columns."""
+        from .energy import load_profile, report_for_card, report_for_model, report_from_run, resolve_model
+        from .energy import torch_speed
+
+        if sum((as_json, as_csv, as_md)) > 1:
+            raise ConfigError("choose one of --json, --csv, --markdown")
+        profile = load_profile(hardware)
+        if from_run is not None:
+            report = report_from_run(from_run, profile)
+        elif model is None:
+            raise ConfigError("give a MODEL (variant, baseline or checkpoint) or --from-run OPS.json")
+        else:
+            kind, net, info = resolve_model(model)
+            if kind == "card":
+                report = report_for_card(info["card"], profile, segments, crops)
+            else:
+                seg = segments or info.get("train_config", {}).get("segments") or net.config.segments
+                report = report_for_model(model, net, profile, seg, crops or 1, source, max_videos,
+                                          weights=info["weights"])
+                if speed:
+                    report.speed["torch_cpu_videos_per_s"] = torch_speed(net, seg)
+        if plot is not None:
+            report.plot(plot)
+            err.print(f"wrote {plot}")
+        if as_json:
+            print(report.to_json())
+        elif as_csv:
+            print(report.to_csv(), end="")
+        elif as_md:
+            print(report.to_markdown(), end="")
+        else:
+            report.render(out, memory=memory)
+            if report.speed.get("torch_cpu_videos_per_s"):
+                out.print(f"torch (CPU, batch 1): {report.speed['torch_cpu_videos_per_s']:.3f} videos/s")

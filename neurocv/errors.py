@@ -50,3 +50,15 @@ class EquivalenceError(ExportError):
 
 class EnvironmentSetupError(NeuroCVError):
     """A required environment (e.g. `.venv-lava`) or tool is missing or broken."""
+
+
+class DeploymentError(NeuroCVError):
+    """A deployment folder is incomplete, corrupt, or does not match its manifest (versions, shapes, checksums)."""
+
+
+class HardwareProfileError(ConfigError):
+    """A hardware profile (energy per operation) is unknown or its file is malformed."""
+
+
+class WorkerError(NeuroCVError):
+    """A worker process (e.g. the Lava worker in `.venv-lava`) died, timed out or reported a failure."""

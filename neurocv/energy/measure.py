@@ -1,0 +1,223 @@
+"""From a model (variant, checkpoint), a baseline card or a runtime's ops JSON to an :class:`EnergyReport`.
+
+* Our networks: the ANN partition's MACs are counted on the ``meta`` device (shapes only); the STMs run for real
+  on sample inputs and every Conv-LIF layer's MACs / ACs / spikes are measured (:mod:`.counter`).
+* Baseline cards: every stream's network is counted on the ``meta`` device, once per view, times its views.
+* ``--from-run``: the counts the stitched runtime measured (``neurocv.ops/1``, see the contract in docs/energy.md).
+
+Sample inputs (spikes depend on them): by default two synthetic clips (:func:`neurocv.synth.render_clip`,
+``translate_right`` and ``rotate_cw``, 48 frames at 256 x 256), encoded as MPEG-4 (GOP 12), read back through the
+compressed-domain reader and centre-cropped / normalised exactly like the test split - realistic MV and residual
+statistics (mostly still background, one moving object), unlike random tensors, which would make every neuron
+see noise. ``source`` may instead be a video file or a dataset split ``PATH[:split]``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError, NeuroCVError
+from .counter import LayerCount, count_ops, measure_stm
+from .profiles import HardwareProfile
+from .report import EnergyReport
+
+__all__ = ["report_for_model", "report_for_card", "report_from_run", "sample_inputs", "torch_speed",
+           "resolve_model", "PAPER_OURS"]
+
+PAPER_OURS = {"views": "8x1", "params_m": 83.41, "tflops_ann": 0.15, "gflops_spike": 3.99, "energy_j": 0.734,
+              "speed_videos_per_s": 16.025, "source": "Table 1 of the paper, row 'Ours' (RTX 2080 Ti speed)"}
+_SYNTH_ACTIONS = ("translate_right", "rotate_cw")
+
+
+def _clip_tensors(clips, crop: int):
+    from ..data.transforms import ClipTransform, to_tensors
+
+    tf = ClipTransform(crop=crop, train=False)
+    outs = [tf(*to_tensors(c.iframes, c.mvs, c.residuals)) for c in clips]
+    return tuple(torch.stack([o[k] for o in outs]) for k in range(3))
+
+
+def sample_inputs(segments: int, crop: int, source: str | Path | None = None, max_videos: int = 2,
+                  seed: int = 0) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], str]:
+    """``((iframes, mvs, residuals) each (B, T, C, crop, crop) normalised, description)`` (see module doc)."""
+    from ..codec import read_clip
+
+    if source is None:
+        import numpy as np
+
+        from ..codec.encode import write_video
+        from ..synth import render_clip
+
+        side = max(32, round(crop * 256 / 224))
+        clips = []
+        with tempfile.TemporaryDirectory(prefix="neurocv-energy-") as tmp:
+            for k, action in enumerate(_SYNTH_ACTIONS[:max_videos]):
+                r = render_clip(action, np.random.default_rng(seed + k), width=side, height=side, n_frames=48)
+                path = write_video(Path(tmp) / f"{action}.mp4", r.frames, codec="mpeg4", gop_size=12)
+                clips.append(read_clip(path, segments))
+        desc = (f"synthetic: {len(clips)} clips ({', '.join(_SYNTH_ACTIONS[:max_videos])}; 48 frames "
+                f"{side}x{side}, MPEG-4 GOP 12, seed {seed}), centre crop {crop}")
+        return _clip_tensors(clips, crop), desc
+    text = str(source)
+    path = Path(text)
+    if path.is_file() and path.suffix.lower() not in (".csv", ".txt"):
+        return _clip_tensors([read_clip(path, segments)], crop), f"video {path}, centre crop {crop}"
+    from ..data import CompressedVideoDataset
+
+    data, _, split = text.partition(":") if not path.exists() else (text, "", "")
+    ds = CompressedVideoDataset(data, split or "test", segments, crop, train=False)
+    n = min(max_videos, len(ds))
+    if n == 0:
+        raise ConfigError(f"{text}: the split holds no videos to measure spikes on")
+    items = [ds[i] for i in range(n)]
+    x = tuple(torch.stack([it[k] for it in items]) for k in ("iframes", "mvs", "residuals"))
+    return x, f"dataset {data} split {split or 'test'}: first {n} videos, centre crop {crop}"
+
+
+def resolve_model(spec: str, num_classes: int | None = None) -> tuple[str, nn.Module | None, dict]:
+    """``spec`` -> ``(kind, model, info)``: kind ``variant`` | ``checkpoint`` | ``card``; a variant is built with
+    seed 0 (random initialisation); a checkpoint is loaded safely (CheckpointError if unreadable)."""
+    from ..models import create_model, list_models
+    from ..models.baselines import get_card, list_cards
+
+    if spec in list_models():
+        torch.manual_seed(0)
+        kw = {"num_classes": num_classes} if num_classes else {}
+        return "variant", create_model(spec, **kw).eval(), {"weights": "random initialisation (seed 0)"}
+    if spec in list_cards():
+        return "card", None, {"card": get_card(spec)}
+    path = Path(spec)
+    if path.exists() or path.suffix in (".pt", ".pth", ".ckpt") or "/" in spec:
+        from ..training.checkpoint import load_checkpoint
+        from ..training.loop import build_model_from_checkpoint
+
+        ckpt = load_checkpoint(path)
+        try:
+            model = build_model_from_checkpoint(ckpt)
+        except (RuntimeError, NeuroCVError) as exc:
+            from ..errors import CheckpointError
+
+            raise CheckpointError(f"{path}: weights do not fit its config: {str(exc).splitlines()[0]}") from None
+        return "checkpoint", model, {"weights": f"checkpoint {path}", "train_config": ckpt.get("train_config", {})}
+    raise ConfigError(f"unknown model {spec!r}: not a registered variant ({', '.join(list_models())}), a baseline "
+                      f"({', '.join(list_cards())}) or an existing checkpoint file")
+
+
+def _ann_counts(model: nn.Module, segments: int, size: tuple[int, int]) -> list[LayerCount]:
+    with torch.device("meta"):
+        meta = type(model)(model.config)
+    x = {k: torch.zeros(1, segments, c, *size, device="meta") for k, c in (("i", 3), ("mv", 2), ("r", 3))}
+    meta.eval()
+    return count_ops(meta, lambda: meta(x["i"], x["mv"], x["r"]))
+
+
+def report_for_model(name: str, model: nn.Module, profile: HardwareProfile, segments: int, crops: int = 1,
+                     source: str | Path | None = None, max_videos: int = 2, weights: str = "") -> EnergyReport:
+    """Per-layer counts of one of our networks: STMs measured on sample inputs, the rest counted on ``meta``."""
+    from ..models import count_params
+
+    size = tuple(model.config.input_size)
+    ann = _ann_counts(model, segments, size)
+    (i, mv, r), desc = sample_inputs(segments, size[0], source, max_videos)
+    model.eval()
+    model.set_surrogate(False)
+    if model.config.order == "T-LS-GS":
+        spiking = measure_stm(model, lambda: model.spiking_forward(mv, r))
+    else:
+        spiking = measure_stm(model, lambda: model(i, mv, r))
+    measured = {s.name for s in spiking}
+    layers = [c for c in ann if c.name.rsplit(".", 1)[0] not in measured]     # drop the dense ConvLIF convs
+    for c in layers:
+        c.partition = "ann"
+    order = {s.name: k for k, s in enumerate(spiking)}
+    layers = sorted(spiking, key=lambda s: order[s.name]) + layers
+    for c in layers:
+        c.views = crops
+    return EnergyReport(model=name, source="torch", profile=profile, layers=layers, params=count_params(model),
+                        segments=segments, crops=crops, views=crops, input_size=size, inputs=desc,
+                        notes=[f"weights: {weights}" if weights else "",
+                               "spike counts depend on the weights and the inputs; the ANN partition's MACs do not",
+                               f"{crops} crop(s) per video: spikes measured on the centre crop, the same per crop"],
+                        n_videos=int(mv.shape[0]), paper=dict(PAPER_OURS) if name == "stm-base" else None)
+
+
+def report_for_card(card, profile: HardwareProfile, segments: int | None = None,
+                    crops: int | None = None) -> EnergyReport:
+    """Every stream of a baseline card counted on ``meta`` (one view), weighted by its views per video."""
+    layers, params = [], 0
+    for stream in card.streams:
+        with torch.device("meta"):
+            net = card.build(stream).eval()
+        params += sum(p.numel() for p in net.parameters())
+        x = torch.zeros(1, stream.in_channels, *stream.input_shape, device="meta")
+        for c in count_ops(net, lambda: net(x), prefix=f"{stream.name}."):
+            c.views = card.views(stream, segments, crops)
+            layers.append(c)
+    seg = segments if segments is not None else card.segments
+    cr = crops if crops is not None else card.crops
+    return EnergyReport(model=card.name, source="card", profile=profile, layers=layers, params=params,
+                        segments=seg, crops=cr, views=seg * cr, input_size=tuple(card.streams[0].input_shape[-2:]),
+                        inputs="none needed: a dense ANN's MACs do not depend on its inputs",
+                        notes=[card.title, card.citation, f"views: {card.composition}"], n_videos=0,
+                        paper=dict(card.paper))
+
+
+def report_from_run(path: str | Path, profile: HardwareProfile) -> EnergyReport:
+    """An :class:`EnergyReport` from a runtime's ``neurocv.ops/1`` JSON (per-video counts, measured there)."""
+    from ..errors import ConfigError as _Err
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _Err(f"{path}: not a readable ops JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("schema") != "neurocv.ops/1":
+        raise _Err(f"{path}: not a neurocv ops file (expected schema 'neurocv.ops/1')")
+    try:
+        rows = data["per_video"]["layers"]
+        layers = [LayerCount(name=str(r["name"]), partition=str(r.get("partition", "ann")),
+                             kind=str(r.get("kind", "")), input=str(r.get("input", "analog")),
+                             macs=float(r.get("macs", 0)), acs=float(r.get("acs", 0)),
+                             dense_macs=float(r.get("macs", 0)), spikes=float(r.get("spikes", 0)),
+                             neurons=int(r.get("neurons", 0)), neuron_updates=float(r.get("neuron_updates", 0)))
+                  for r in rows]
+        segments, crops = int(data.get("segments", 0)), int(data.get("crops", 1))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _Err(f"{path}: malformed ops JSON: {exc!r}") from None
+    params = None
+    model = str(data.get("model", ""))
+    try:
+        _, net, _ = resolve_model(model)
+        if net is not None:
+            params = sum(p.numel() for p in net.parameters())
+    except NeuroCVError:
+        pass
+    for c in layers:
+        c.views = crops
+    return EnergyReport(model=model, source=f"run:{path}", profile=profile, layers=layers, params=params,
+                        segments=segments, crops=crops, views=crops, input_size=None,
+                        inputs=f"measured by the runtime ({data.get('backend', '?')}) on {data.get('n_videos', '?')}"
+                               f" video(s)", notes=[], n_videos=int(data.get("n_videos", 0) or 0),
+                        paper=dict(PAPER_OURS) if model == "stm-base" else None)
+
+
+def torch_speed(model: nn.Module, segments: int, repeats: int = 3) -> float:
+    """Videos/s of a full forward pass (batch 1, one view, float32, this machine's CPU threads); best of
+    ``repeats`` after one warm-up."""
+    h, w = model.config.input_size
+    x = [torch.randn(1, segments, c, h, w) for c in (3, 2, 3)]
+    model.eval()
+    best = float("inf")
+    with torch.inference_mode():
+        model(*x)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            model(*x)
+            best = min(best, time.perf_counter() - t0)
+    return 1.0 / best

@@ -1,0 +1,237 @@
+"""The energy report: per-layer operations and energy, totals per view and per video, in the paper's Table 1 terms.
+
+Energy of a layer for one video, on a hardware profile (pJ -> J)::
+
+    E = views * (MACs * mac_pj + ACs * ac_pj + neuron_updates * neuron_update_pj) * 1e-12
+
+``views`` = the views of that layer per video (``segments x crops`` for per-frame baselines, ``crops`` for our
+clip models, which take all T segments in one pass). The optional memory term - every operand a counted op reads
+and every result it writes, once, as 64-bit SRAM accesses (spikes as bits) - is its own column (``memory_j``),
+never part of ``energy_j`` (the paper leaves it out). Table 1 columns: Params (M), TFLOPs_ANN (MACs, 1e12),
+GFLOPs_Spike (ACs, 1e9), E_Total (J).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+
+from .counter import LayerCount
+from .profiles import HardwareProfile
+
+__all__ = ["EnergyReport", "REPORT_SCHEMA"]
+
+REPORT_SCHEMA = "neurocv.energy/1"
+_SUMS = ("macs", "acs", "dense_macs", "spikes", "neuron_updates")
+_CSV_COLS = ("name", "partition", "kind", "input", "params", "views", "macs", "acs", "spikes", "firing_rate",
+             "neuron_updates", "energy_j", "memory_j")
+
+
+@dataclass
+class EnergyReport:
+    """Layers hold per-view counts and their ``views`` per video; everything derived is computed here."""
+
+    model: str
+    source: str
+    profile: HardwareProfile
+    layers: list[LayerCount]
+    params: int | None
+    segments: int
+    crops: int
+    views: int
+    input_size: tuple[int, int] | None
+    inputs: str
+    notes: list[str] = field(default_factory=list)
+    n_videos: int = 0
+    paper: dict | None = None
+    speed: dict = field(default_factory=lambda: {"torch_cpu_videos_per_s": None, "onnxruntime_videos_per_s": None})
+
+    # -- energy -----------------------------------------------------------------------------------------------
+    def layer_energy_j(self, c: LayerCount, per_video: bool = True) -> float:
+        p = self.profile
+        e = (c.macs * p.mac_pj + c.acs * p.ac_pj + c.neuron_updates * p.neuron_update_pj) * 1e-12
+        return e * c.views if per_video else e
+
+    def layer_memory_j(self, c: LayerCount, per_video: bool = True) -> float | None:
+        p = self.profile
+        if p.sram_read_pj_per_64bit is None:
+            return None
+        words = (c.mem_values * p.bytes_per_value + c.mem_spikes / 8) / 8
+        e = words * p.sram_read_pj_per_64bit * 1e-12
+        return e * c.views if per_video else e
+
+    def layer_rows(self) -> list[dict]:
+        """One dict per layer, counts per video (per-view counts x views)."""
+        rows = []
+        for c in self.layers:
+            d = c.to_dict()
+            for k in _SUMS + ("mem_values", "mem_spikes"):
+                d[k] = getattr(c, k) * c.views
+            d["energy_j"] = self.layer_energy_j(c)
+            d["memory_j"] = self.layer_memory_j(c)
+            rows.append(d)
+        return rows
+
+    def totals(self, per_video: bool = True) -> dict:
+        """Sums over layers: per video (every layer x its views) or per view (one view of each stream)."""
+        k = (lambda c: c.views) if per_video else (lambda c: 1.0)
+        t = {s: sum(getattr(c, s) * k(c) for c in self.layers) for s in _SUMS}
+        t["params"] = self.params
+        t["energy_j"] = sum(self.layer_energy_j(c, per_video) for c in self.layers)
+        mem = [self.layer_memory_j(c, per_video) for c in self.layers]
+        t["memory_j"] = None if any(m is None for m in mem) else sum(mem)
+        spiking = [c for c in self.layers if c.partition == "spiking"]
+        t["spiking_macs"] = sum(c.macs * k(c) for c in spiking)
+        t["spiking_dense_macs"] = sum(c.dense_macs * k(c) for c in spiking)
+        t["ann_macs"] = t["macs"] - t["spiking_macs"]
+        t["firing_rate"] = t["spikes"] / t["neuron_updates"] if t["neuron_updates"] else None
+        return t
+
+    def table1(self) -> dict:
+        """The paper's Table 1 columns for one video."""
+        t = self.totals()
+        return {"views": f"{self.segments}x{self.crops}",
+                "params_m": None if self.params is None else self.params / 1e6,
+                "tflops_ann": t["macs"] / 1e12, "gflops_spike": t["acs"] / 1e9, "energy_j": t["energy_j"]}
+
+    # -- outputs ----------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        total = self.totals()
+        total["views"] = self.views
+        return {"schema": REPORT_SCHEMA, "model": self.model, "source": self.source,
+                "hardware": self.profile.to_dict(),
+                "protocol": {"segments": self.segments, "crops": self.crops, "views": self.views,
+                             "input_size": list(self.input_size) if self.input_size else None},
+                "inputs": self.inputs, "n_videos": self.n_videos, "notes": [n for n in self.notes if n],
+                "layers": self.layer_rows(), "per_view": self.totals(per_video=False), "total": total,
+                "table1": self.table1(), "paper": self.paper, "speed": self.speed}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=_CSV_COLS, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in self.layer_rows():
+            w.writerow(r)
+        t = self.totals()
+        w.writerow({"name": "TOTAL (per video)", "params": self.params, "views": self.views,
+                    **{k: t[k] for k in ("macs", "acs", "spikes", "neuron_updates", "energy_j", "memory_j")},
+                    "firing_rate": t["firing_rate"]})
+        return buf.getvalue()
+
+    def _table1_rows(self) -> list[tuple[str, ...]]:
+        def f(v, fmt):
+            return "-" if v is None else format(v, fmt)
+
+        ours = self.table1()
+        rows = [("this report", ours["views"], f(ours["params_m"], ".2f"), f(ours["tflops_ann"], ".4f"),
+                 f(ours["gflops_spike"], ".3f"), f(ours["energy_j"], ".4f"))]
+        if self.paper:
+            p = self.paper
+            rows.append(("paper, Table 1", p.get("views", "-"), f(p.get("params_m"), ".2f"),
+                         f(p.get("tflops_ann"), ".2f"), f(p.get("gflops_spike"), ".2f"), f(p.get("energy_j"), ".3f")))
+        return rows
+
+    def to_markdown(self, max_layers: int | None = None) -> str:
+        head = "| layer | part | input | params | MACs (M) | ACs (M) | spikes | rate | E (mJ) |"
+        show_mem = self.profile.sram_read_pj_per_64bit is not None
+        lines = [f"**{self.model}** on `{self.profile.name}` - {self.segments} segments x {self.crops} crops "
+                 f"({self.views} view(s)); inputs: {self.inputs}", "",
+                 head + (" memory (mJ) |" if show_mem else ""),
+                 "|" + "---|" * (9 + show_mem)]
+        rows = self.layer_rows()
+        for r in rows[:max_layers] if max_layers else rows:
+            fr = r["firing_rate"]
+            line = (f"| {r['name']} | {r['partition']} | {r['input']} | {r['params']:,} | {r['macs'] / 1e6:,.1f} | "
+                    f"{r['acs'] / 1e6:,.2f} | {r['spikes']:,.0f} | {'-' if fr is None else f'{fr:.3f}'} | "
+                    f"{r['energy_j'] * 1e3:.3f} |")
+            lines.append(line + (f" {r['memory_j'] * 1e3:.3f} |" if show_mem else ""))
+        if max_layers and len(rows) > max_layers:
+            lines.append(f"| ... {len(rows) - max_layers} more layers | | | | | | | | |" + (" |" if show_mem else ""))
+        lines += ["", "| | views | Params (M) | TFLOPs_ANN | GFLOPs_Spike | E_Total (J) |", "|---|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(r) + " |" for r in self._table1_rows()]
+        t = self.totals()
+        if t["memory_j"] is not None:
+            lines.append(f"\nMemory term (not in E_Total): {t['memory_j']:.4f} J per video.")
+        return "\n".join(lines) + "\n"
+
+    def render(self, console, memory: bool = False) -> None:
+        """A rich table per layer, then the totals per view / per video and the Table 1 comparison."""
+        from rich.table import Table
+
+        table = Table(title=f"{self.model} - {self.profile.name} - {self.segments}x{self.crops} "
+                            f"({self.views} view(s) per video)", title_justify="left")
+        cols = ["layer", "part", "input", "params", "views", "MACs (M)", "ACs (M)", "spikes", "rate", "E (mJ)"]
+        if memory:
+            cols.append("memory (mJ)")
+        for c in cols:
+            table.add_column(c, justify="left" if c in ("layer", "part", "input") else "right")
+        for r in self.layer_rows():
+            fr = r["firing_rate"]
+            cells = [r["name"], r["partition"], r["input"], f"{r['params']:,}", f"{r['views']:g}",
+                     f"{r['macs'] / 1e6:,.1f}", f"{r['acs'] / 1e6:,.2f}", f"{r['spikes']:,.0f}",
+                     "-" if fr is None else f"{fr:.3f}", f"{r['energy_j'] * 1e3:.3f}"]
+            if memory:
+                cells.append("-" if r["memory_j"] is None else f"{r['memory_j'] * 1e3:.3f}")
+            table.add_row(*cells)
+        console.print(table)
+        summary = Table(title="totals", title_justify="left")
+        for c in ("", "MACs (G)", "ACs (G)", "spikes", "E (J)") + (("memory (J)",) if memory else ()):
+            summary.add_column(c, justify="right")
+        for label, t in (("per view", self.totals(False)), ("per video", self.totals(True))):
+            cells = [label, f"{t['macs'] / 1e9:.3f}", f"{t['acs'] / 1e9:.4f}", f"{t['spikes']:,.0f}",
+                     f"{t['energy_j']:.4f}"]
+            if memory:
+                cells.append("-" if t["memory_j"] is None else f"{t['memory_j']:.4f}")
+            summary.add_row(*cells)
+        console.print(summary)
+        t1 = Table(title="Table 1 columns (per video)", title_justify="left")
+        for c in ("", "views", "Params (M)", "TFLOPs_ANN", "GFLOPs_Spike", "E_Total (J)"):
+            t1.add_column(c, justify="right")
+        for row in self._table1_rows():
+            t1.add_row(*row)
+        console.print(t1)
+        for note in [f"inputs: {self.inputs}", *self.notes, *(f"source: {s}" for s in self.profile.sources)]:
+            if note:
+                console.print(f"[dim]{note}[/]", soft_wrap=True, highlight=False)
+
+    def plot(self, path, top: int = 25) -> None:
+        """Horizontal bars of per-layer energy per video (largest ``top`` layers and every spiking layer, the rest
+        summed), coloured by partition; written atomically as PNG (matplotlib, Agg)."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from .._io import atomic_path
+
+        rows = sorted(self.layer_rows(), key=lambda r: r["energy_j"], reverse=True)
+        keep = {id(r) for r in rows[:top]} | {id(r) for r in rows if r["partition"] == "spiking"}
+        shown = [r for r in rows if id(r) in keep]             # spiking layers always shown, however small
+        rest = [r for r in rows if id(r) not in keep]
+        labels = [r["name"] for r in shown]
+        values = [r["energy_j"] * 1e3 for r in shown]
+        colors = ["tab:orange" if r["partition"] == "spiking" else "tab:blue" for r in shown]
+        if rest:
+            labels.append(f"{len(rest)} other layers")
+            values.append(sum(r["energy_j"] for r in rest) * 1e3)
+            colors.append("tab:gray")
+        fig, ax = plt.subplots(figsize=(8, 0.28 * len(labels) + 1.6))
+        ax.barh(range(len(labels))[::-1], values, color=colors)
+        ax.set_yticks(range(len(labels))[::-1], labels, fontsize=7)
+        ax.set_xlabel(f"energy per video (mJ) on {self.profile.name}")
+        t = self.totals()
+        ax.set_title(f"{self.model}: {t['energy_j']:.3f} J/video, {t['macs'] / 1e9:.1f} G MACs, "
+                     f"{t['acs'] / 1e9:.3f} G ACs ({self.segments}x{self.crops})", fontsize=9)
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(color="tab:blue", label="ANN (MACs)"),
+                           Patch(color="tab:orange", label="spiking (STM)")], fontsize=7, loc="lower right")
+        fig.tight_layout()
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+        plt.close(fig)
