@@ -166,14 +166,16 @@ def _overrides(items: Optional[List[str]]) -> tuple:
 @app.command()
 def models(as_json: bool = typer.Option(False, "--json", help="A list of objects: name, params, macs, ..."),
            segments: int = typer.Option(8, "--segments", min=1),
-           size: str = typer.Option("224x224", "--size", help="Input WxH for the MAC count.")):
-    """List the registered model variants with their parameters and MACs (8 segments, 224x224 by default)."""
+           size: str = typer.Option("native", "--size", help="Input WxH for the MAC count (default: each "
+                                    "variant's own input size).")):
+    """List the registered model variants with their parameters and MACs (8 segments, each at its input size)."""
     from .models import count_macs, count_params, create_model, list_models
 
-    w, h = _parse_size(size)
+    given = _parse_size(size)
     rows = []
     for name in list_models():
         model = create_model(name)
+        w, h = given or model.config.input_size[::-1]
         rows.append({"name": name, "params": count_params(model),
                      "macs": count_macs(model, input_size=(h, w), segments=segments),
                      "macs_spiking": count_macs(model, input_size=(h, w), segments=segments, part="spiking"),
@@ -183,11 +185,11 @@ def models(as_json: bool = typer.Option(False, "--json", help="A list of objects
         return
     from rich.table import Table
 
-    table = Table(title=f"registered models ({segments} segments, {w}x{h})")
-    for col in ("name", "params (M)", "MACs (G)", "of which STM (G)"):
+    table = Table(title=f"registered models ({segments} segments)")
+    for col in ("name", "input", "params (M)", "MACs (G)", "of which STM (G)"):
         table.add_column(col, justify="right" if col != "name" else "left")
     for r in rows:
-        table.add_row(r["name"], f"{r['params'] / 1e6:.2f}", f"{r['macs'] / 1e9:.2f}", f"{r['macs_spiking'] / 1e9:.2f}")
+        table.add_row(r["name"], "x".join(map(str, r["input_size"])), f"{r['params'] / 1e6:.2f}", f"{r['macs'] / 1e9:.2f}", f"{r['macs_spiking'] / 1e9:.2f}")
     out.print(table)
 
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 ROWS = [
     # (row id, table, label, model overrides, accumulate)
+    ("i-mv-r", "3 / 4c", "I + MV + R (ours: STM, learned v_th and lambda)", {}, True),
     ("i", "3", "I-frame only", {"modalities": "i"}, True),
     ("mv", "3", "MV only", {"modalities": "mv"}, True),
     ("r", "3", "R only", {"modalities": "r"}, True),
     ("mv-r", "3", "MV + R", {"modalities": "mv,r"}, True),
     ("i-mv", "3", "I + MV", {"modalities": "i,mv"}, True),
     ("i-r", "3", "I + R", {"modalities": "i,r"}, True),
-    ("i-mv-r", "3 / 4c", "I + MV + R (ours: STM, learned v_th and lambda)", {}, True),
     ("stm-none", "4c", "no STM (per-frame convs)", {"stm": "none"}, True),
     ("stm-common", "4c", "one common STM for MV and R", {"stm": "common"}, True),
     ("stm-lstm", "4c", "STM replaced by ConvLSTM", {"stm": "lstm"}, True),
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("data", type=Path)
     ap.add_argument("--runs", type=Path, default=Path("runs/ablations"))
     ap.add_argument("--out", type=Path, default=Path("docs/ablations"), help="writes OUT.json, OUT.md, OUT.png")
-    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rows", default="all", help="comma-separated row ids (default all): "

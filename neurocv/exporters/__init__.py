@@ -1,0 +1,1 @@
+"""Exporters: the ANN partition to ONNX, the spiking partition (STMs) to NIR."""

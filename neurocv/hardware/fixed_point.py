@@ -1,0 +1,141 @@
+"""Loihi-style fixed-point form of an STM and its bit-exact numpy reference (what the Lava ``fixed_pt`` model runs).
+
+Per layer l, with integer state in units of ``2^-q_l`` (``q_l`` chosen from the threshold, below):
+
+* **Weights**: 8-bit signed mantissas ``w_m = clip(round(W / 2^e_l), -128, 127)`` with one exponent per layer,
+  ``e_l = ceil(log2(max|W| / 127))``. The conv sums ``a = sum w_m * s`` (int, < 2^23 by construction, below).
+* **Input**: layer 0 gets graded spikes ``x_q = clip(round(x * 2^p), -X, X)`` with ``p = input_frac_bits`` (8);
+  ``X = (2^23 - 1) // max_c sum|w_m[c]|`` so the 24-bit conv accumulator cannot overflow (input saturation at
+  ``X / 2^p``, reported as ``input_limit``). Spike layers get 0/1, ``p = 0``.
+* **Synaptic input** into the 24-bit state: ``shift(a, sh_l)``, ``sh_l = e_l - p + q_l`` (left shift, or right shift
+  rounding toward zero when negative). In Loihi terms that is the hardware's fixed 6-bit activation shift plus a
+  weight exponent ``weight_exp = sh_l - 6``.
+* **Threshold**: ``vth = vth_m << 6`` with a 17-bit mantissa ``vth_m = round(v_th * 2^q_l / 64)``; ``q_l`` puts
+  ``v_th * 2^q_l`` in [2^17, 2^18), so the mantissa is 2^11..2^12 (relative resolution <= 2^-11) and the 24-bit
+  state spans +-2^23 units = +-32..64 thresholds.
+* **Leak**: 12-bit decay ``d = round(lambda * 4096)`` (4096 = 1), ``decay(u) = sign(u) * ((|u| * d) >> 12)``
+  (toward zero, as Lava's bit-accurate LIF).
+* **Bias**: 13-bit signed mantissa with a 3-bit exponent, ``b = b_m << b_exp``, ``b_m = round(b * 2^q / 2^b_exp)``.
+* **Update**: ``u = sat24(decay(u) + shift(a, sh) + b - vth * o_prev)``, ``o = u > vth``. Saturation (clip to
+  [-2^23, 2^23 - 1]) keeps the sign where Lava's LIF wraps around; the reference counts saturated updates.
+
+The analog output is the last layer's ``u * 2^-q_L``. The error against float is bounded by the weight rounding
+(<= 2^(e_l - 1) per weight), the threshold rounding and truncation in decay and shifts; spikes near threshold can
+flip, after which the traces differ by about one threshold. Tests state the measured error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .stm_spec import STMSpec, check_input, conv2d_numpy, fanout_map, layer_shapes, empty_counts, analog_macs
+
+__all__ = ["FixedLayer", "quantize_spec", "shift_toward_zero", "decay_toward_zero", "simulate_fixed_numpy",
+           "STATE_MIN", "STATE_MAX"]
+
+STATE_BITS = 24
+STATE_MIN, STATE_MAX = -(1 << (STATE_BITS - 1)), (1 << (STATE_BITS - 1)) - 1
+DECAY_ONE = 4096
+
+
+@dataclass(frozen=True)
+class FixedLayer:
+    """Integer parameters of one layer (module docstring). ``weight`` int32 ``(C_out, C_in, k, k)`` torch layout;
+    ``bias`` int64 ``(C_out,)`` state units; ``shift`` = sh_l; ``q`` = fractional bits of the state."""
+
+    weight: np.ndarray
+    weight_exp: int
+    bias: np.ndarray
+    shift: int
+    decay: int
+    vth: int
+    q: int
+    input_frac_bits: int
+    input_limit: int
+
+
+def _q_bits(v_th: float) -> int:
+    return 17 - math.floor(math.log2(v_th))
+
+
+def quantize_spec(spec: STMSpec, input_frac_bits: int = 8) -> list[FixedLayer]:
+    """The fixed-point parameters of every layer of ``spec``."""
+    out = []
+    for k, layer in enumerate(spec.layers):
+        w = layer.weight.astype(np.float64)
+        wmax = float(np.abs(w).max())
+        e = math.ceil(math.log2(wmax / 127.0)) if wmax > 0 else 0
+        w_m = np.clip(np.round(w / 2.0 ** e), -128, 127).astype(np.int32)
+        q = _q_bits(layer.v_th)
+        p = input_frac_bits if layer.input == "analog" else 0
+        vth_m = min(int(round(layer.v_th * 2.0 ** q / 64)), (1 << 17) - 1)
+        b = layer.bias.astype(np.float64) * 2.0 ** q
+        b_exp = max(0, min(7, math.ceil(math.log2(max(float(np.abs(b).max()), 1.0) / 4095))))
+        b_m = np.clip(np.round(b / 2 ** b_exp), -4096, 4095).astype(np.int64)
+        row_sum = int(np.abs(w_m).reshape(w_m.shape[0], -1).sum(1).max()) or 1
+        out.append(FixedLayer(weight=w_m, weight_exp=e - p + q - 6, bias=b_m << b_exp, shift=e - p + q,
+                              decay=int(round(layer.leak * DECAY_ONE)), vth=vth_m << 6, q=q, input_frac_bits=p,
+                              input_limit=STATE_MAX // row_sum))
+    return out
+
+
+def quantize_input(x: np.ndarray, layer: FixedLayer) -> np.ndarray:
+    """Analog input -> graded-spike integers (int64), saturated at ``+-layer.input_limit``."""
+    return np.clip(np.round(x.astype(np.float64) * 2.0 ** layer.input_frac_bits), -layer.input_limit,
+                   layer.input_limit).astype(np.int64)
+
+
+def shift_toward_zero(a: np.ndarray, sh: int) -> np.ndarray:
+    """``a * 2^sh`` for integers, rounding toward zero when ``sh < 0``."""
+    a = np.asarray(a, np.int64)
+    if sh >= 0:
+        return a << sh
+    return np.sign(a) * (np.abs(a) >> -sh)
+
+
+def decay_toward_zero(u: np.ndarray, d: int) -> np.ndarray:
+    """``sign(u) * ((|u| * d) >> 12)``."""
+    u = np.asarray(u, np.int64)
+    return np.sign(u) * ((np.abs(u) * d) >> 12)
+
+
+def neuron_step_fixed(u: np.ndarray, o: np.ndarray, a: np.ndarray, layer: FixedLayer,
+                      bias: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """One fixed-point update; ``bias`` broadcast to ``u``'s shape. Returns ``(u, o, n_saturated)``."""
+    raw = decay_toward_zero(u, layer.decay) + shift_toward_zero(a, layer.shift) + bias - layer.vth * o
+    u = np.clip(raw, STATE_MIN, STATE_MAX)
+    return u, (u > layer.vth).astype(np.int64), int(np.count_nonzero(u != raw))
+
+
+def simulate_fixed_numpy(spec: STMSpec, x: np.ndarray, input_frac_bits: int = 8) -> tuple[np.ndarray, dict]:
+    """The fixed-point STM on one clip: ``x (T, C, H, W)`` -> ``(u (T, C_L, H_L, W_L) float32 = u_int * 2^-q_L,
+    counts)``; ``counts["saturated"]`` is the number of saturated neuron updates."""
+    x = check_input(spec, x)
+    fixed = quantize_spec(spec, input_frac_bits)
+    shapes = layer_shapes(spec)
+    in_hw = [spec.input_shape[1:]] + [s[1:] for s in shapes[:-1]]
+    fan = [fanout_map(layer, *hw) for layer, hw in zip(spec.layers, in_hw)]
+    counts = empty_counts(spec)
+    state = [(np.zeros(s, np.int64), np.zeros(s, np.int64)) for s in shapes]
+    out = np.empty((x.shape[0], *shapes[-1]), np.float32)
+    saturated = 0
+    for t in range(x.shape[0]):
+        h = quantize_input(x[t], fixed[0])
+        for k, (layer, fl) in enumerate(zip(spec.layers, fixed)):
+            if layer.input == "spikes":
+                counts["layers"][k]["acs"] += float(layer.out_channels * (h.sum(0) * fan[k]).sum())
+            a = conv2d_numpy(h, fl.weight.astype(np.int64), None, layer.stride, layer.padding)
+            u, o, sat = neuron_step_fixed(*state[k], a, fl, fl.bias[:, None, None])
+            saturated += sat
+            state[k] = (u, o)
+            counts["layers"][k]["spikes"] += float(o.sum())
+            h = o
+        out[t] = state[-1][0] * 2.0 ** -fixed[-1].q
+    for entry, macs in zip(counts["layers"], analog_macs(spec, x.shape[0])):
+        entry["macs"] = macs
+        entry["neuron_updates"] = float(entry["neurons"] * x.shape[0])
+    counts["saturated"] = saturated
+    return out, counts

@@ -1,0 +1,42 @@
+"""``STMNeuronProcess``: Lava Process for one layer of STM neurons (paper eqs. (3)-(4)) fed by a Conv.
+
+Ports (Lava layout ``shape = (W, H, C)``): ``a_in`` synaptic input from the Conv (no bias: Lava's Conv has none,
+the bias is a neuron parameter), ``s_out`` spikes to the next Conv, ``u_out`` the analog membrane (streamed out of
+the last layer every step). Each Conv delays by one step, so layer l (0-based) sees clip step t at local step
+``k = t + l + 1`` (``k = time_step - t0``); outside its window ``[t_first, t_first + n_steps)`` the neuron is held at
+rest, which also resets it between clips. ``stats`` accumulates per clip: [spikes emitted, ACs they cause in the
+next layer (= fan_mult * sum of ``fanout`` over spike positions), saturated updates (fixed point only)].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.process.variable import Var
+
+
+class STMNeuronProcess(AbstractProcess):
+    """``u = I + b + lambda * u_prev - v_th * o_prev; o = u > v_th`` (floating_pt) or its fixed-point form
+    (fixed_pt, see :mod:`neurocv.hardware.fixed_point`: ``leak`` is then the 12-bit decay, ``v_th`` and ``bias`` in
+    state units and ``shift`` the synaptic input shift)."""
+
+    def __init__(self, *, shape: tuple[int, int, int], bias: np.ndarray, leak: float, v_th: float, shift: int = 0,
+                 t_first: int = 1, fanout: np.ndarray | None = None, fan_mult: int = 0, **kwargs) -> None:
+        super().__init__(shape=shape, **kwargs)
+        self.a_in = InPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
+        self.u_out = OutPort(shape=shape)
+        self.u = Var(shape=shape, init=0)
+        self.o = Var(shape=shape, init=0)
+        self.bias = Var(shape=shape, init=np.broadcast_to(bias, shape).copy())
+        self.leak = Var(shape=(1,), init=leak)
+        self.v_th = Var(shape=(1,), init=v_th)
+        self.shift = Var(shape=(1,), init=shift)
+        self.t0 = Var(shape=(1,), init=1)
+        self.n_steps = Var(shape=(1,), init=0)
+        self.t_first = Var(shape=(1,), init=t_first)
+        fan_shape = (shape[0], shape[1], 1)
+        self.fanout = Var(shape=fan_shape, init=np.zeros(fan_shape) if fanout is None else fanout)
+        self.fan_mult = Var(shape=(1,), init=fan_mult)
+        self.stats = Var(shape=(3,), init=0)

@@ -1,0 +1,287 @@
+"""Torch-free description of one Spiking Temporal Modulator (STM) and its numpy reference simulation.
+
+Importable in both environments (``.venv`` with numpy 2 and torch, ``.venv-lava`` with numpy < 2 and no torch): it
+imports only numpy, and ``nir`` lazily inside :func:`load_stm_spec`.
+
+An STM is a stack of Conv-LIF layers (see :mod:`neurocv.models.stm`). Layer l at time step t::
+
+    I_l[t] = conv_l(s_{l-1}[t]) + b_l            s_0 = x (analog input), s_l = o_l (binary spikes)
+    u_l[t] = I_l[t] + lambda_l * u_l[t-1] - v_th_l * o_l[t-1]
+    o_l[t] = 1 if u_l[t] > v_th_l else 0         (strictly greater)
+
+with ``u_l[-1] = o_l[-1] = 0`` at the start of every clip. The STM's output is the last layer's analog membrane
+``u_L[t]``. Shapes: input ``(T, C, H, W)``, output ``(T, C_L, H_L, W_L)``; one time step is one sampled segment and
+lasts ``dt_s`` seconds on the NIR side (the dynamics do not depend on it: lambda is a per-step factor).
+
+Operation counts (``counts["layers"]``, one dict per layer, totals over the T steps of one clip):
+
+* ``neurons`` = C_out * H_out * W_out; ``neuron_updates`` = neurons * T; ``spikes`` = spikes the layer emitted.
+* a layer fed analog input counts ``macs`` = C_out * C_in * k * k * H_out * W_out per step and ``acs`` = 0;
+* a layer fed spikes counts ``acs`` = C_out * sum over input spikes of each spike's border-aware fan-out (the number
+  of output positions whose receptive field holds it; zero padding contributes nothing) and ``macs`` = 0.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ExportError
+
+__all__ = ["STMLayerSpec", "STMSpec", "FORMAT", "load_stm_spec", "simulate_numpy", "conv2d_numpy", "fanout_map",
+           "layer_shapes", "empty_counts"]
+
+FORMAT = "neurocv.stm-nir/1"   # graph.metadata["format"] written by neurocv.exporters.nir_export
+
+
+@dataclass(frozen=True)
+class STMLayerSpec:
+    """One Conv-LIF layer. ``weight`` float32 ``(C_out, C_in, k, k)`` in torch layout (cross-correlation),
+    ``bias`` float32 ``(C_out,)``; ``v_th`` > 0 and ``leak`` = lambda in [0, 1) are the float32 values of the
+    torch model; ``input`` is ``"analog"`` (first layer) or ``"spikes"``."""
+
+    name: str
+    weight: np.ndarray
+    bias: np.ndarray
+    stride: int
+    padding: int
+    v_th: float
+    leak: float
+    input: str = "spikes"
+
+    def __post_init__(self):
+        w = np.asarray(self.weight)
+        if w.ndim != 4 or w.shape[2] != w.shape[3]:
+            raise ValueError(f"layer {self.name}: weight must be (C_out, C_in, k, k), got {w.shape}")
+        if np.asarray(self.bias).shape != (w.shape[0],):
+            raise ValueError(f"layer {self.name}: bias must be ({w.shape[0]},), got {np.asarray(self.bias).shape}")
+        if self.input not in ("analog", "spikes"):
+            raise ValueError(f"layer {self.name}: input must be 'analog' or 'spikes', got {self.input!r}")
+        if not self.v_th > 0 or not 0 <= self.leak < 1 or self.stride < 1 or self.padding < 0:
+            raise ValueError(f"layer {self.name}: need v_th > 0, 0 <= leak < 1, stride >= 1, padding >= 0; got "
+                             f"v_th={self.v_th}, leak={self.leak}, stride={self.stride}, padding={self.padding}")
+
+    @property
+    def out_channels(self) -> int:
+        return int(self.weight.shape[0])
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def kernel(self) -> int:
+        return int(self.weight.shape[2])
+
+    def out_hw(self, h: int, w: int) -> tuple[int, int]:
+        """Output (H, W) for an input of (h, w) pixels."""
+        k, s, p = self.kernel, self.stride, self.padding
+        return (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+
+
+@dataclass(frozen=True)
+class STMSpec:
+    """An STM: ``name`` (e.g. ``"mv"``), ``input_shape`` ``(C, H, W)``, ``dt_s`` (seconds per time step, NIR
+    metadata only) and its layers, first to last."""
+
+    name: str
+    input_shape: tuple[int, int, int]
+    dt_s: float
+    layers: tuple[STMLayerSpec, ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        if not self.layers:
+            raise ValueError(f"STM {self.name}: no layers")
+        shapes = layer_shapes(self)   # validates channel chaining
+        if min(min(s) for s in shapes) < 1:
+            raise ValueError(f"STM {self.name}: input {self.input_shape} too small for its layers ({shapes})")
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        """``(C_L, H_L, W_L)`` of the last layer's membrane."""
+        return layer_shapes(self)[-1]
+
+
+def layer_shapes(spec: STMSpec) -> list[tuple[int, int, int]]:
+    """Each layer's neuron shape ``(C_out, H_out, W_out)`` at ``spec.input_shape``."""
+    c, h, w = spec.input_shape
+    out = []
+    for layer in spec.layers:
+        if layer.in_channels != c:
+            raise ValueError(f"layer {layer.name} expects {layer.in_channels} input channels, gets {c}")
+        h, w = layer.out_hw(h, w)
+        c = layer.out_channels
+        out.append((c, h, w))
+    return out
+
+
+def conv2d_numpy(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: int, padding: int
+                 ) -> np.ndarray:
+    """Cross-correlation like ``torch.nn.functional.conv2d``: ``x (C_in, H, W)`` -> ``(C_out, H_out, W_out)``,
+    computed in ``weight``'s dtype."""
+    k = weight.shape[2]
+    xp = np.pad(x.astype(weight.dtype, copy=False), ((0, 0), (padding, padding), (padding, padding)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::stride, ::stride]
+    out = np.tensordot(weight, win, axes=([1, 2, 3], [0, 3, 4]))          # (C_out, H_out, W_out)
+    if bias is not None:
+        out += bias.astype(weight.dtype)[:, None, None]
+    return out
+
+
+def fanout_map(layer: STMLayerSpec, h: int, w: int) -> np.ndarray:
+    """``(h, w)`` int64: for each input position, how many of ``layer``'s output positions have it in their
+    receptive field (border-aware; the sum over spikes of this map times C_out is the layer's AC count)."""
+    k, s, p = layer.kernel, layer.stride, layer.padding
+    ho, wo = layer.out_hw(h, w)
+    f = np.zeros((h + 2 * p, w + 2 * p), np.int64)
+    for di in range(k):
+        for dj in range(k):
+            f[di:di + s * ho:s, dj:dj + s * wo:s] += 1
+    return f[p:p + h, p:p + w]
+
+
+def empty_counts(spec: STMSpec) -> dict:
+    """The counts dict with every number at zero (``neurons`` filled in)."""
+    layers = []
+    for layer, (c, h, w) in zip(spec.layers, layer_shapes(spec)):
+        layers.append({"name": layer.name, "input": layer.input, "neurons": c * h * w, "macs": 0, "acs": 0.0,
+                       "spikes": 0.0, "neuron_updates": 0.0})
+    return {"layers": layers}
+
+
+def analog_macs(spec: STMSpec, steps: int) -> list[int]:
+    """MACs per layer over ``steps`` time steps (non-zero only for layers fed analog input)."""
+    out = []
+    for layer, (c, h, w) in zip(spec.layers, layer_shapes(spec)):
+        per_step = c * layer.in_channels * layer.kernel ** 2 * h * w
+        out.append(per_step * steps if layer.input == "analog" else 0)
+    return out
+
+
+def check_input(spec: STMSpec, x: np.ndarray) -> np.ndarray:
+    """``x`` as float32 ``(T, C, H, W)`` matching ``spec.input_shape``, else ValueError naming both shapes."""
+    x = np.asarray(x)
+    if x.ndim != 4 or tuple(x.shape[1:]) != tuple(spec.input_shape) or x.shape[0] < 1:
+        raise ValueError(f"STM {spec.name}: expected a clip (T, {', '.join(map(str, spec.input_shape))}), "
+                         f"got {tuple(x.shape)}")
+    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
+        raise ValueError(f"STM {spec.name}: expected float32 input, got {x.dtype}")
+    return x.astype(np.float32, copy=False)
+
+
+def simulate_numpy(spec: STMSpec, x: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Run one clip from rest in float32: ``x (T, C, H, W)`` -> ``(u (T, C_L, H_L, W_L) float32, counts)``.
+
+    The update is evaluated as ``(I + lambda * u) - v_th * o`` in float32, the order torch uses.
+    """
+    x = check_input(spec, x)
+    steps = x.shape[0]
+    counts = empty_counts(spec)
+    shapes = layer_shapes(spec)
+    in_hw = [spec.input_shape[1:]] + [s[1:] for s in shapes[:-1]]
+    fan = [fanout_map(layer, *hw) for layer, hw in zip(spec.layers, in_hw)]
+    state = [(np.zeros(s, np.float32), np.zeros(s, np.float32)) for s in shapes]
+    out = np.empty((steps, *shapes[-1]), np.float32)
+    for t in range(steps):
+        h = x[t]
+        for k, layer in enumerate(spec.layers):
+            if layer.input == "spikes":
+                counts["layers"][k]["acs"] += float(layer.out_channels * (h.sum(0) * fan[k]).sum())
+            cur = conv2d_numpy(h, layer.weight, layer.bias, layer.stride, layer.padding)
+            u_prev, o_prev = state[k]
+            u = cur + np.float32(layer.leak) * u_prev - np.float32(layer.v_th) * o_prev
+            o = (u > np.float32(layer.v_th)).astype(np.float32)
+            state[k] = (u, o)
+            counts["layers"][k]["spikes"] += float(o.sum())
+            h = o
+        out[t] = state[-1][0]
+    for entry, macs in zip(counts["layers"], analog_macs(spec, steps)):
+        entry["macs"] = macs
+        entry["neuron_updates"] = float(entry["neurons"] * steps)
+    return out, counts
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Reading the NIR file written by neurocv.exporters.nir_export
+
+
+def _fail(path, problem: str):
+    raise ExportError(f"{path}: {problem}")
+
+
+def _uniform(arr, what: str, path) -> float:
+    a = np.asarray(arr, np.float64)
+    if a.size == 0 or not np.all(a == a.flat[0]):
+        _fail(path, f"{what} is not one value per layer (min {a.min() if a.size else 'n/a'}, "
+                    f"max {a.max() if a.size else 'n/a'}); neurocv STMs have one per layer")
+    return float(a.flat[0])
+
+
+def load_stm_spec(nir_path: str | Path) -> STMSpec:
+    """Rebuild an :class:`STMSpec` from a ``.nir`` file written by ``write_stm_nir``.
+
+    Raises :class:`~neurocv.errors.ExportError` naming the file for a missing, corrupt or truncated file, or a graph
+    that is not a neurocv STM (wrong node types, non-uniform threshold, reset that is not ``-v_th``, ...).
+    """
+    import nir
+
+    path = Path(nir_path)
+    if not path.is_file():
+        _fail(path, "no such NIR file")
+    try:
+        graph = nir.read(path)
+    except Exception as e:  # h5py raises OSError/KeyError/ValueError on corrupt or truncated files
+        _fail(path, f"not a readable NIR file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                    f"re-export it with `neurocv export`")
+    meta = graph.metadata or {}
+    if meta.get("format") != FORMAT:
+        _fail(path, f"not a neurocv STM graph (metadata format {meta.get('format')!r}, expected {FORMAT!r})")
+    try:
+        info = json.loads(meta["layout"])
+        dt_s = float(meta["dt_s"])
+        names = list(info["layers"])
+        input_shape = tuple(int(v) for v in info["input_shape"])
+        spec_name = str(info["name"])
+    except (KeyError, ValueError, TypeError) as e:
+        _fail(path, f"metadata is incomplete ({e})")
+    layers = []
+    for k, name in enumerate(names):
+        nodes = {part: graph.nodes.get(f"{name}.{part}") for part in ("conv", "li", "threshold", "reset")}
+        kinds = {"conv": nir.Conv2d, "li": nir.LI, "threshold": nir.Threshold, "reset": nir.Scale}
+        for part, node in nodes.items():
+            if not isinstance(node, kinds[part]):
+                _fail(path, f"layer {name}: node {name}.{part} missing or not nir.{kinds[part].__name__}")
+        conv, li, thr, reset = (nodes[p] for p in ("conv", "li", "threshold", "reset"))
+        for edge in [(f"{name}.conv", f"{name}.li"), (f"{name}.li", f"{name}.threshold"),
+                     (f"{name}.threshold", f"{name}.reset"), (f"{name}.reset", f"{name}.li")]:
+            if tuple(edge) not in {tuple(e) for e in graph.edges}:
+                _fail(path, f"layer {name}: edge {edge} missing (subtractive reset loop)")
+        stride, padding = np.atleast_1d(conv.stride), np.atleast_1d(conv.padding)
+        if isinstance(conv.padding, str) or len(set(stride.tolist())) != 1 or len(set(padding.tolist())) != 1:
+            _fail(path, f"layer {name}: only square stride/padding supported, got {conv.stride}, {conv.padding}")
+        tau = _uniform(li.tau, f"layer {name}: tau", path)
+        r = _uniform(li.r, f"layer {name}: r", path)
+        if _uniform(li.v_leak, f"layer {name}: v_leak", path) != 0.0:
+            _fail(path, f"layer {name}: v_leak must be 0")
+        if not tau >= dt_s:
+            _fail(path, f"layer {name}: tau {tau} s is shorter than dt {dt_s} s (forward Euler needs tau >= dt)")
+        if abs(r * dt_s / tau - 1.0) > 1e-9:
+            _fail(path, f"layer {name}: input gain r*dt/tau = {r * dt_s / tau} != 1")
+        v_th = _uniform(thr.threshold, f"layer {name}: threshold", path)
+        if _uniform(reset.scale, f"layer {name}: reset scale", path) != -v_th:
+            _fail(path, f"layer {name}: reset scale must be -threshold (subtractive reset)")
+        leak = float(np.float32(1.0 - dt_s / tau))
+        try:
+            layers.append(STMLayerSpec(name=name, weight=np.asarray(conv.weight, np.float32),
+                                       bias=np.asarray(conv.bias, np.float32), stride=int(stride[0]),
+                                       padding=int(padding[0]), v_th=float(np.float32(v_th)), leak=leak,
+                                       input="analog" if k == 0 else "spikes"))
+        except ValueError as e:
+            _fail(path, str(e))
+    try:
+        return STMSpec(name=spec_name, input_shape=input_shape, dt_s=dt_s, layers=tuple(layers))
+    except ValueError as e:
+        _fail(path, str(e))
