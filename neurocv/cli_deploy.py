@@ -1,7 +1,99 @@
-"""`neurocv` commands for the deploy stage; :func:`register` adds them to the main typer app (see :mod:`neurocv.cli`)."""
+"""`neurocv` commands for the deploy stage; :func:`register` adds them to the main typer app (see :mod:`neurocv.cli`).
+
+* ``neurocv export CKPT -o DEPLOY/`` - ONNX + NIR + manifest, validated
+  (:func:`neurocv.exporters.deploy.export_deployment`)
+* ``neurocv run DEPLOY VIDEO... --backend lava-float|lava-fixed|torch [--check] [--json] [--ops FILE]`` - the
+  stitched runtime (:mod:`neurocv.runtime`). A video that fails is reported on stderr (one line) and the others
+  still run; the exit status is 1 if any video failed. A deployment or backend that cannot start is fatal (exit 2).
+"""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ._io import atomic_open
+from .errors import NeuroCVError
 
 
 def register(app, out, err) -> None:
     """Add this module's commands to ``app`` (``out``/``err``: rich consoles for stdout/stderr)."""
+
+    @app.command("export")
+    def export_cmd(checkpoint: Path,
+                   out_dir: Path = typer.Option(..., "--out", "-o", help="Deployment folder to write."),
+                   segments: Optional[int] = typer.Option(None, "--segments", min=1,
+                                                          help="Segments per clip (default: the training value)."),
+                   crop: Optional[int] = typer.Option(None, "--crop", min=8, help="Clip size (default: training)."),
+                   dt_s: float = typer.Option(1e-3, "--dt", help="Seconds per STM time step (stated in the NIR)."),
+                   reference: bool = typer.Option(True, "--reference/--no-reference",
+                                                  help="Ship the torch weights that `run --check` compares with."),
+                   as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON.")):
+        """Export a checkpoint for deployment: ann.onnx, stm_mv.nir, stm_residual.nir, manifest.json."""
+        from .exporters.deploy import export_deployment
+
+        manifest = export_deployment(checkpoint, out_dir, segments=segments, crop=crop, dt_s=dt_s,
+                                     reference=reference)
+        report = json.loads((out_dir / "validation.json").read_text())
+        if as_json:
+            print(json.dumps(manifest))
+            return
+        inp = manifest["input"]
+        out.print(f"wrote {out_dir}: {', '.join(manifest['files'])}")
+        out.print(f"  model {manifest['model']['name']}, {len(manifest['model']['classes'])} classes, "
+                  f"{inp['segments']} segments at {inp['crop']}x{inp['crop']}, ONNX opset {manifest['onnx']['opset']}")
+        out.print(f"  onnxruntime vs torch: max |diff| {report['onnx']['outputs']['logits']['max_abs_diff']:.3g} "
+                  f"(atol {manifest['tolerances']['onnx']['atol']:g})")
+        for m, r in report["stm"].items():
+            out.print(f"  STM {m} from NIR vs torch: max |diff| {r['max_abs_diff']:.3g}; numpy reference "
+                      f"{r['numpy_reference_max_abs_diff']:.3g}")
+        out.print(f"  stitched pipeline vs torch (logits): max |diff| "
+                  f"{report['pipeline']['logits']['max_abs_diff']:.3g}")
+        for fit in (manifest.get("fit") or {}).values():
+            out.print(f"  STMs {fit['message']}", highlight=False)
+
+    @app.command("run")
+    def run_cmd(deploy: Path, videos: List[Path],
+                backend: str = typer.Option("lava-float", "--backend", "-b",
+                                            help="Spiking backend: lava-float, lava-fixed or torch."),
+                check: bool = typer.Option(False, "--check", help="Also run the torch model; report differences."),
+                as_json: bool = typer.Option(False, "--json", help="One JSON object per video (JSON lines)."),
+                ops: Optional[Path] = typer.Option(None, "--ops", help="Write the operation counts (JSON) here."),
+                top: int = typer.Option(5, "--top", min=1, max=5)):
+        """Classify videos with a deployment: reader -> STMs (Lava or torch) -> onnxruntime -> top-5."""
+        from .runtime import Deployment
+
+        dep = Deployment.load(deploy)
+        failed = 0
+        with dep.session(backend, check=check) as session:
+            for video in videos:
+                try:
+                    r = session.run_video(video)
+                except NeuroCVError as exc:
+                    failed += 1
+                    err.print(f"error: {video}: {exc}" if str(video) not in str(exc) else f"error: {exc}",
+                              markup=False, highlight=False, soft_wrap=True)
+                    if as_json:
+                        print(json.dumps({"video": str(video), "error": str(exc)}), flush=True)
+                    continue
+                if as_json:
+                    print(json.dumps({k: v for k, v in r.items() if k != "logits"}), flush=True)
+                    continue
+                out.print(f"[bold]{r['video']}[/]  top-1 {r['top1']}"
+                          + (f"  (torch {r['torch_top1']})" if check else ""), highlight=False)
+                for p in r["top5"][:top]:
+                    out.print(f"  {p['probability']:.3f}  {p['class']}", highlight=False)
+                if check:
+                    out.print("  max |diff| " + ", ".join(f"{k} {v:.3g}" for k, v in r["max_abs_diff"].items()),
+                              highlight=False)
+            report = session.ops_report()
+        if ops is not None:
+            with atomic_open(ops, "w") as fh:
+                json.dump(report, fh, indent=1)
+            err.print(f"wrote {ops}: operation counts of {report['n_videos']} video(s)", highlight=False)
+        if failed:
+            err.print(f"{failed} of {len(videos)} video(s) failed", highlight=False)
+            raise typer.Exit(1)

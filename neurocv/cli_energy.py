@@ -65,6 +65,10 @@ def register(app, out, err) -> None:
         elif as_md:
             print(report.to_markdown(), end="")
         else:
-            report.render(out, memory=memory)
+            from rich.console import Console
+
+            # the per-layer table has 10 columns: never squeeze it below a readable width when piped
+            wide = out if out.width >= 140 else Console(width=140, force_terminal=out.is_terminal)
+            report.render(wide, memory=memory)
             if report.speed.get("torch_cpu_videos_per_s"):
                 out.print(f"torch (CPU, batch 1): {report.speed['torch_cpu_videos_per_s']:.3f} videos/s")

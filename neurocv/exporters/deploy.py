@@ -1,0 +1,254 @@
+"""``neurocv export``: a trained model -> a deployment folder the runtime (:mod:`neurocv.runtime`) runs.
+
+Folder layout::
+
+    ann.onnx               ANN partition (patch embeddings, transformer, mixer, RRDB, head), dynamic batch
+    stm_mv.nir             spiking partition: the motion-vector STM     (only for modalities the model uses)
+    stm_residual.nir       spiking partition: the residual STM
+    reference.safetensors  the whole torch model's weights (``neurocv run --check`` compares against it)
+    validation.json        what was checked at export and the largest differences seen
+    manifest.json          versions, model config, classes, clip settings, boundary shapes, dt, tolerances,
+                           normalisation, ANN MACs, sha256 of every file above; written last
+
+Validation at export (each with a named tolerance, recorded in ``validation.json``):
+
+* ONNX: checker, names and shapes, onnxruntime vs torch at batches 1 and 3 (:func:`~.onnx_export.export_onnx`);
+* NIR: ``nir.write`` / ``nir.read`` round trip (:func:`~.nir_export.write_stm_nir`), then the STM rebuilt from the
+  file in torch against the model's own STM on sample clips (:data:`STM_TOLERANCE`), and the numpy reference
+  simulation's difference (reported; its float32 summation order differs from torch's, so a membrane within
+  ~1e-7 of the threshold can flip one spike);
+* the stitched pipeline (STMs from NIR in torch, then onnxruntime) against the whole torch model
+  (:data:`RUNTIME_TOLERANCE` on the logits).
+
+The folder is assembled in a temporary sibling and moved into place at the end, so a failed export leaves a
+previous deployment at ``out_dir`` untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._io import atomic_open, atomic_path
+from ..errors import DeploymentError, NeuroCVError
+from .onnx_export import ONNX_TOLERANCE, Tolerance, compare_outputs, export_onnx
+from .partition import ANN_OUTPUT, Partition, partition_model
+
+__all__ = ["FORMAT", "STM_TOLERANCE", "RUNTIME_TOLERANCE", "export_deployment", "sha256", "library_versions"]
+
+FORMAT = "neurocv.deployment/1"
+#: STM rebuilt from the NIR file (torch) vs the model's STM: the same float32 arithmetic, so exact in practice
+STM_TOLERANCE = Tolerance("nir-stm-vs-torch", atol=1e-5, rtol=1e-5)
+#: stitched pipeline (STMs from NIR + onnxruntime) vs the whole torch model, on the logits
+RUNTIME_TOLERANCE = Tolerance("runtime-vs-torch", atol=1e-3, rtol=1e-3)
+DEFAULT_DT_S = 1e-3
+
+
+def sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a deployment depends on (recorded in the manifest)."""
+    import nir
+    import onnx
+    import onnxruntime
+
+    from .. import __version__
+
+    return {"neurocv": __version__, "torch": torch.__version__, "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__, "nir": getattr(nir, "__version__", "unknown"),
+            "numpy": np.__version__, "python": platform.python_version()}
+
+
+def _load_source(source, classes, segments, crop, name):
+    """(model, name, classes, segments, crop, accumulate) from a checkpoint path or a model."""
+    from ..models import CompressedVideoTransformer
+
+    if isinstance(source, CompressedVideoTransformer):
+        cfg = source.config
+        if crop is None and cfg.input_size[0] != cfg.input_size[1]:
+            raise DeploymentError(f"model input_size {cfg.input_size} is not square; pass crop=")
+        classes = list(classes) if classes is not None else [f"class_{k}" for k in range(cfg.num_classes)]
+        return (source, name or "model", classes, segments or cfg.segments, crop or cfg.input_size[0], cfg.accumulate)
+    from ..training.checkpoint import load_checkpoint
+    from ..training.evaluate import _input_settings
+    from ..training.loop import build_model_from_checkpoint
+
+    ckpt = load_checkpoint(source)
+    seg, crop, acc = _input_settings(ckpt, segments, crop)
+    return build_model_from_checkpoint(ckpt), name or str(ckpt["model"]), list(ckpt["classes"]), seg, crop, acc
+
+
+def _validate_spiking(part: Partition, files: dict[str, Path], seed: int) -> tuple[dict, dict]:
+    """Torch STMs rebuilt from the NIR files vs the model's STMs, and the numpy reference; plus the specs."""
+    from ..hardware.stm_spec import load_stm_spec, simulate_numpy
+    from ..runtime import TorchSTMRunner
+
+    specs = {m: load_stm_spec(files[m]) for m in part.spiking}
+    runner = TorchSTMRunner(specs)
+    inputs = part.sample_inputs(1, seed)
+    ref = part.boundary_inputs(inputs)
+    report = {}
+    for m, sp in part.spiking.items():
+        x = part.pad(inputs[sp.input.name][0].numpy())
+        u, _ = runner.run(m, x)
+        want = ref[sp.output.name][0].numpy()
+        rep = compare_outputs({sp.output.name: u}, {sp.output.name: want}, STM_TOLERANCE,
+                              f"{files[m].name} (torch from NIR vs model)")[sp.output.name]
+        u_np, _ = simulate_numpy(specs[m], x)
+        rep["numpy_reference_max_abs_diff"] = float(np.abs(u_np - want).max())
+        report[m] = rep
+    return report, specs
+
+
+def _validate_pipeline(part: Partition, specs: dict, onnx_path: Path, seed: int) -> dict:
+    """STMs from NIR (torch) + onnxruntime vs the whole torch model on two sample clips."""
+    from ..hardware.onnx_backend import OnnxSession
+    from ..runtime import TorchSTMRunner
+
+    sess = OnnxSession(onnx_path)
+    runner = TorchSTMRunner(specs)
+    worst = 0.0
+    for k in range(2):
+        inputs = part.sample_inputs(1, seed + 10 + k)
+        with torch.no_grad():
+            want = part.model(*[inputs.get(n) for n in ("iframes", "mvs", "residuals")]).numpy()
+        feeds = {}
+        for s in part.boundary:
+            m = next((m for m, p in part.spiking.items() if p.output.name == s.name), None)
+            if m is None:
+                feeds[s.name] = inputs[s.name].numpy()
+            else:
+                x = part.pad(inputs[part.spiking[m].input.name][0].numpy())
+                feeds[s.name] = runner.run(m, x)[0][None]
+        got = sess.run(feeds)
+        rep = compare_outputs(got, {ANN_OUTPUT: want}, RUNTIME_TOLERANCE, f"stitched pipeline on sample clip {k}")
+        worst = max(worst, rep[ANN_OUTPUT]["max_abs_diff"])
+    return {ANN_OUTPUT: {"max_abs_diff": worst, "ok": True}, "clips": 2}
+
+
+def _fit_check(specs: dict) -> dict | None:
+    """Loihi fit check of both STMs together (:func:`neurocv.hardware.fit.fit_check`), per built-in chip; informs,
+    never blocks an export. ``None`` if that module is absent."""
+    try:
+        from ..hardware.fit import fit_check
+    except ImportError:
+        return None
+    out = {}
+    for chip in ("loihi2", "loihi1"):
+        try:
+            out[chip] = fit_check(list(specs.values()), chip).to_dict()
+        except NeuroCVError as e:
+            out[chip] = {"ok": None, "message": f"fit check failed: {e}"}
+    return out
+
+
+def _prepare_target(out_dir: Path) -> None:
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise DeploymentError(f"{out_dir}: exists and is not a folder")
+        if any(out_dir.iterdir()) and not (out_dir / "manifest.json").exists():
+            raise DeploymentError(f"{out_dir}: folder is not empty and holds no deployment (no manifest.json); "
+                                  f"choose an empty or new folder")
+
+
+def _publish(tmp_dir: Path, out_dir: Path) -> None:
+    """Move the finished folder into place; an older deployment there is replaced."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{time.time_ns()}")
+        out_dir.rename(old)
+    tmp_dir.rename(out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None = None, segments: int | None = None,
+                      crop: int | None = None, dt_s: float = DEFAULT_DT_S, reference: bool = True,
+                      seed: int = 0, name: str | None = None) -> dict:
+    """Export a checkpoint (path) or a :class:`~neurocv.models.CompressedVideoTransformer` to ``out_dir``.
+
+    ``segments`` / ``crop`` default to the checkpoint's training settings (as ``neurocv eval`` uses them), for a
+    model to its config. ``dt_s``: seconds per STM time step, stated in the NIR files. ``name``: the model's name
+    in the manifest and the ops JSON (default: the checkpoint's variant name, or "model"). A model passed in is
+    switched to eval mode with the plain Heaviside (no effect on its forward values). Returns the manifest.
+    Raises ConfigError (model not partitionable), ExportError / EquivalenceError (validation), DeploymentError.
+    """
+    from ..data.transforms import Normalization
+    from ..models import count_macs
+    from .nir_export import write_stm_nir
+
+    out_dir = Path(out_dir)
+    _prepare_target(out_dir)
+    model, name, classes, segments, crop, accumulate = _load_source(source, classes, segments, crop, name)
+    if len(classes) != model.config.num_classes:
+        raise DeploymentError(f"{len(classes)} class names for a model with {model.config.num_classes} classes")
+    model.eval().set_surrogate(False)
+    part = partition_model(model, segments, (crop, crop))
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        t0 = time.perf_counter()
+        onnx_report = export_onnx(part, tmp_dir / "ann.onnx", seed=seed)
+        nir_files = {}
+        for m, sp in part.spiking.items():
+            nir_files[m] = tmp_dir / f"{sp.file_stem}.nir"
+            write_stm_nir(sp.stm, nir_files[m], sp.input.shape[1:], dt_s=dt_s, names=list(sp.layer_names))
+        t1 = time.perf_counter()
+        stm_report, specs = _validate_spiking(part, nir_files, seed)
+        pipeline = _validate_pipeline(part, specs, tmp_dir / "ann.onnx", seed)
+        if reference:
+            from safetensors.torch import save_file
+
+            state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+            with atomic_path(tmp_dir / "reference.safetensors") as tmp:
+                save_file(state, str(tmp))
+        validation = {"passed": True, "onnx": onnx_report, "stm": stm_report, "pipeline": pipeline,
+                      "nir_round_trip": "ok", "export_s": round(t1 - t0, 3),
+                      "validate_s": round(time.perf_counter() - t1 + onnx_report["validate_s"], 3)}
+        with atomic_open(tmp_dir / "validation.json", "w") as fh:
+            json.dump(validation, fh, indent=1)
+        files = {}
+        for path in sorted(tmp_dir.iterdir()):
+            role = {"ann.onnx": "ann", "reference.safetensors": "reference", "validation.json": "report"}.get(
+                path.name, "stm")
+            files[path.name] = {"role": role, "bytes": path.stat().st_size, "sha256": sha256(path)}
+        h, w = part.input_size
+        manifest = {
+            "format": FORMAT,
+            "versions": library_versions(),
+            "model": {"name": name, "config": model.config_dict(), "classes": classes},
+            "input": {"segments": segments, "crop": crop, "size": [h, w], "padded_size": list(part.padded_size),
+                      "accumulate": bool(accumulate), "normalization": asdict(Normalization()),
+                      "transform": "test: resize short side to crop*256/224, centre crop (neurocv eval)"},
+            "partition": part.to_dict(),
+            "onnx": {"file": "ann.onnx", "opset": onnx_report["opset"], "batch_axis": "batch"},
+            "dt_s": dt_s,
+            "tolerances": {"onnx": ONNX_TOLERANCE.to_dict(), "stm": STM_TOLERANCE.to_dict(),
+                           "runtime": RUNTIME_TOLERANCE.to_dict()},
+            "ops": {"ann_macs": count_macs(model, (h, w), segments, part="ann"),
+                    "stm_dense_macs": count_macs(model, (h, w), segments, part="spiking")},
+            "fit": _fit_check(specs),
+            "files": files,
+        }
+        with atomic_open(tmp_dir / "manifest.json", "w") as fh:
+            json.dump(manifest, fh, indent=1)
+        _publish(tmp_dir, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    return manifest
