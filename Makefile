@@ -15,7 +15,7 @@ env-lava:
 # Main job on an embedded default: synthetic dataset -> train stm-tiny -> evaluate -> export (ONNX + NIR) ->
 # run one clip through onnxruntime + Lava (checked against torch) -> energy report. Every step resumes or is cheap
 # to redo: a second `make demo` skips the training it already finished.
-DEMO_EPOCHS ?= 12
+DEMO_EPOCHS ?= 20
 DEMO_CLIP := $(DEMO)/synth/videos/rotate_cw/rotate_cw_023.mp4
 demo: env env-lava
 	$(NEUROCV) synth $(DEMO)/synth
@@ -38,9 +38,10 @@ ablations: env
 test: env env-lava
 	$(PY) -m pytest -q tests
 
-bench: env
+bench: env env-lava
 	$(PY) benchmarks/bench_reader.py --out benchmarks/results/reader.json
 	$(PY) benchmarks/bench_model.py --out benchmarks/results/model.json
+	$(PY) benchmarks/bench_deploy.py --out benchmarks/results/deploy.json
 
 clean:
 	rm -rf $(DEMO) .pytest_cache
