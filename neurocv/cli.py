@@ -18,8 +18,8 @@ from .errors import ConfigError, NeuroCVError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Compressed-domain video action recognition, from the bitstream to neuromorphic hardware.")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)   # long lines (paths) stay whole when piped
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _parse_size(text: Optional[str], what: str = "--size") -> Optional[tuple[int, int]]:
