@@ -4,7 +4,7 @@ Each row trains one model (same seed, epochs and schedule as every other row), e
 test protocol and records top-1. Runs live in ``RUNS/<row>/`` and are resumed or skipped when finished, so the script
 can be killed and restarted. Writes ``OUT.json``, ``OUT.md`` (the table) and ``OUT.png`` (a bar chart).
 
-    .venv/bin/python scripts/ablations.py DATA --runs runs/ablations --out docs/ablations --epochs 20
+    .venv/bin/python scripts/ablations.py DATA --runs runs/ablations --out docs/ablations [--epochs 20]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("data", type=Path)
     ap.add_argument("--runs", type=Path, default=Path("runs/ablations"))
     ap.add_argument("--out", type=Path, default=Path("docs/ablations"), help="writes OUT.json, OUT.md, OUT.png")
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rows", default="all", help="comma-separated row ids (default all): "
