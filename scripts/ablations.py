@@ -113,7 +113,7 @@ def plot(report: dict, path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("test top-1 (%)")
     ax.set_xlim(0, 100)
-    ax.set_title("Ablations (blue: Table 3 modalities, orange: Table 4c STM)")
+    ax.set_title(f"stm-tiny ablations, {report['epochs']} epochs (blue: Table 3, orange: Table 4c)", fontsize=10)
     ax.legend(loc="lower right")
     fig.tight_layout()
     with atomic_path(path) as tmp:
