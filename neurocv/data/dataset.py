@@ -4,9 +4,9 @@ Items are dicts of ``iframes (T, 3, S, S)``, ``mvs (T, 2, S, S)``, ``residuals (
 :class:`~neurocv.data.transforms.Normalization`), ``label`` (int) and ``index`` (int), where ``T = segments`` and
 ``S = crop``. A horizontal flip mirrors directions: where the dataset's ``meta.json`` holds ``hflip_classes`` (a map
 class -> the class its mirror image belongs to, e.g. ``translate_left -> translate_right``), a flipped training item
-takes the mirrored label; without that map flipping is assumed to keep the label (UCF-101, HMDB-51). Training mode samples a random P-frame in each segment and augments (TSN); test mode takes the centre
-P-frame of each segment and the centre crop (the paper's protocol). Reads the cache where present, else extracts
-on the fly. Randomness comes from torch's generator, so a seeded DataLoader replays the same items.
+takes the mirrored label; without that map flipping is assumed to keep the label (UCF-101, HMDB-51). Training mode
+samples a random P-frame in each segment and augments (TSN); test mode takes the centre P-frame of each segment
+and the centre crop (the paper's protocol). Reads the cache where present, else extracts on the fly. Randomness comes from torch's generator, so a seeded DataLoader replays the same items.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ class CompressedVideoDataset(torch.utils.data.Dataset):
         self.segments = segments
         self.train = (split == "train") if train is None else train
         self.accumulate = accumulate
-        default_cache = (self.data.parent if self.data.is_file() else self.data) / "cache"
-        self.cache_dir = Path(cache_dir) if cache_dir else default_cache
+        self.root = self.data.parent if self.data.is_file() else self.data    # holds cache/ and meta.json
+        self.cache_dir = Path(cache_dir) if cache_dir else self.root / "cache"
         self.transform = ClipTransform(crop=crop, train=self.train, norm=norm)
         self.flip_label = self._flip_map()
 
@@ -45,7 +45,7 @@ class CompressedVideoDataset(torch.utils.data.Dataset):
 
         classes = list(self.classes)
         mapping = list(range(len(classes)))
-        meta = (self.data.parent if self.data.is_file() else self.data) / "meta.json"
+        meta = self.root / "meta.json"
         if meta.is_file():
             try:
                 pairs = json.loads(meta.read_text()).get("hflip_classes", {})
