@@ -18,6 +18,11 @@ Ablation switches (paper Tables 3-4):
 * ``mixer`` / ``skips`` / ``rrdb`` - Multi-Modal Mixer on/off, STM skip connections into Conv fusion, RRDB.
   With ``mixer=False`` the transformer tokens are pooled directly and ``skips``/``rrdb`` have no effect.
 * ``pool`` - ``"gap"`` (global average pooling) or ``"cls"`` (a learned class token that attends to the features).
+
+Training regulariser (not in the paper; identity in ``eval()`` and in every export):
+
+* ``iframe_dropout`` - probability that a training clip's I-frame tokens are zeroed (modality dropout on the
+  appearance stream, drawn per clip from torch's global generator). Default 0.0 (the paper's recipe).
 """
 
 from __future__ import annotations
@@ -76,6 +81,7 @@ class ModelConfig:
     skips: bool = True
     rrdb: bool = True
     pool: str = "gap"
+    iframe_dropout: float = 0.0
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen: normalise in place)
@@ -129,6 +135,9 @@ class ModelConfig:
             raise ConfigError(f"v_th must be > 0, got {self.v_th!r}")
         if not 0 < self.leak < 1:
             raise ConfigError(f"leak must be in (0, 1), got {self.leak!r}")
+        if isinstance(self.iframe_dropout, bool) or not isinstance(self.iframe_dropout, (int, float)) \
+                or not 0 <= self.iframe_dropout < 1:
+            raise ConfigError(f"iframe_dropout must be a probability in [0, 1), got {self.iframe_dropout!r}")
         if not self.surrogate_width > 0:
             raise ConfigError(f"surrogate_width must be > 0, got {self.surrogate_width!r}")
         if self.stm_kernel % 2 == 0:

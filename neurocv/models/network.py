@@ -197,6 +197,10 @@ class CompressedVideoTransformer(nn.Module):
         cfg = self.config
         mods = list(cfg.modalities)
         b, t, _, h, w = grids[mods[0]].shape
+        if self.training and cfg.iframe_dropout > 0 and "i" in grids and len(mods) > 1:
+            g = grids["i"]
+            keep = (torch.rand(b, device=g.device) >= cfg.iframe_dropout).to(g.dtype)
+            grids = {**grids, "i": g * keep.view(b, 1, 1, 1, 1)}
         tokens = [self._flatten(self.pos(grids[m], i)) for i, m in enumerate(mods)]
         out = self.encoder(tokens)
         # token folding: (B, T*h*w, D) -> (B, T, D, h, w)

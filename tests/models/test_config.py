@@ -31,6 +31,8 @@ from neurocv.models import ModelConfig, create_model, get_model_config, list_mod
     (dict(input_size=(0, 10)), "input_size"),
     (dict(encoder="cross", modalities=("i",)), "at least 2 modalities"),
     (dict(fold_scale=3), "fold_scale"),
+    (dict(iframe_dropout=1.0), r"iframe_dropout must be a probability in \[0, 1\), got 1.0"),
+    (dict(iframe_dropout=-0.1), "iframe_dropout"),
 ])
 def test_invalid_values_raise_config_error(overrides, message):
     with pytest.raises(ConfigError, match=message):

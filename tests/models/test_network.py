@@ -51,6 +51,7 @@ ABLATIONS = [
     dict(accumulate=False), dict(mixer=False), dict(skips=False), dict(rrdb=False), dict(pool="cls"),
     dict(mixer=False, pool="cls"), dict(order="LS-T-GS", stm="common"), dict(order="LS-GS-T", stm="lstm"),
     dict(order="LS-GS-T", mixer=False), dict(stm="common", modalities=("mv",)), dict(fold_scale=2),
+    dict(iframe_dropout=0.5), dict(iframe_dropout=0.5, order="LS-GS-T"),
 ]
 
 
@@ -69,6 +70,28 @@ def test_ablations_change_the_network():
     fixed = create_model("stm-tiny", stm="fixed")
     assert not any("neuron" in n for n, _ in fixed.named_parameters())
     assert count_params(create_model("stm-tiny", accumulate=False)) == tiny
+
+
+def test_iframe_dropout_zeroes_whole_clips_in_training_only():
+    torch.manual_seed(0)
+    model = create_model("stm-tiny", num_classes=5, segments=T, iframe_dropout=0.5)
+    i1, mv, r = inputs(b=8)
+    i2 = torch.randn_like(i1)
+
+    def logits(iframes, seed):
+        torch.manual_seed(seed)
+        return model(iframes, mv, r)
+
+    model.train()
+    same = torch.isclose(logits(i1, 3), logits(i2, 3), atol=1e-6).all(1)   # same seed: same clips dropped
+    assert 0 < same.sum() < 8, same          # some clips lost their I-frame tokens (I-frames do not matter there)
+    assert not torch.equal(same, torch.isclose(logits(i1, 4), logits(i2, 4), atol=1e-6).all(1))  # drawn anew
+    model.eval()                              # identity at evaluation: every clip sees its I-frames
+    assert not torch.isclose(model(i1, mv, r), model(i2, mv, r), atol=1e-6).all(1).any()
+    plain = create_model("stm-tiny", num_classes=5, segments=T)
+    plain.load_state_dict(model.state_dict())
+    plain.eval()
+    assert torch.equal(plain(i1, mv, r), model(i1, mv, r))
 
 
 def test_spiking_and_ann_parts_compose_to_forward():
