@@ -101,6 +101,18 @@ def _version_tuple(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in v.split("+")[0].split(".")[:2] if p.isdigit())
 
 
+def _verify_file(f: Path, info: dict, hash_it: bool = True) -> None:
+    """``f`` exists with the manifest's size (and, with ``hash_it``, its sha256); else :class:`DeploymentError`."""
+    from .exporters.deploy import sha256
+
+    if not f.is_file():
+        raise DeploymentError(f"{f}: listed in the manifest but missing")
+    if f.stat().st_size != info.get("bytes") or (hash_it and sha256(f) != info.get("sha256")):
+        raise DeploymentError(f"{f}: checksum mismatch (expected sha256 {str(info.get('sha256'))[:12]}..., "
+                              f"{info.get('bytes')} bytes; found {f.stat().st_size} bytes): the file was "
+                              f"modified or truncated; re-export")
+
+
 class Deployment:
     """A verified deployment folder. :meth:`load` checks the manifest (format, neurocv version, files and their
     sha256, boundary shapes against the ONNX model and the NIR files) and raises :class:`DeploymentError` naming
@@ -120,7 +132,7 @@ class Deployment:
     @classmethod
     def load(cls, path: str | Path) -> "Deployment":
         from . import __version__
-        from .exporters.deploy import FORMAT, sha256
+        from .exporters.deploy import FORMAT
         from .hardware.onnx_backend import OnnxSession
         from .hardware.stm_spec import load_stm_spec
 
@@ -145,13 +157,8 @@ class Deployment:
             raise DeploymentError(f"{mpath}: exported by neurocv {made}, this is neurocv {__version__} (versions "
                                   f"must agree in major.minor); re-export with this version")
         for name, info in files.items():
-            f = path / name
-            if not f.is_file():
-                raise DeploymentError(f"{f}: listed in the manifest but missing")
-            if f.stat().st_size != info.get("bytes") or sha256(f) != info.get("sha256"):
-                raise DeploymentError(f"{f}: checksum mismatch (expected sha256 {str(info.get('sha256'))[:12]}..., "
-                                      f"{info.get('bytes')} bytes; found {f.stat().st_size} bytes): the file was "
-                                      f"modified or truncated; re-export")
+            # the reference weights (the largest file by far) are only read by --check: hashed there, not here
+            _verify_file(path / name, info, hash_it=info.get("role") != "reference")
         ann = OnnxSession(path / manifest["onnx"]["file"])
         for kind, want, got in (("input", boundary, ann.inputs), ("output", outputs, ann.outputs)):
             got_s = {n: [d if isinstance(d, int) else "B" for d in s] for n, s in got.items()}
@@ -188,6 +195,8 @@ class Deployment:
         if not f.is_file():
             raise DeploymentError(f"{f}: missing: --check needs the reference weights (export without "
                                   f"reference=False)")
+        if f.name in self.manifest["files"]:
+            _verify_file(f, self.manifest["files"][f.name])
         model = model_from_config(self.manifest["model"]["config"])
         try:
             model.load_state_dict(load_file(str(f)))

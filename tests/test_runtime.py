@@ -209,6 +209,22 @@ def test_bad_deployments_are_rejected_with_one_line(deployment, tmp_path, case):
     assert needle in msg and "\n" not in msg
 
 
+def test_reference_weights_are_hashed_only_when_check_reads_them(deployment, tmp_path):
+    dep = _copy(deployment[0], tmp_path / "dep")
+    f = dep / "reference.safetensors"
+    data = bytearray(f.read_bytes())
+    data[-1] ^= 0xFF                                   # same size, different content
+    f.write_bytes(bytes(data))
+    loaded = Deployment.load(dep)                      # load reads no reference weights: no hash of them
+    with pytest.raises(DeploymentError) as info:
+        loaded.reference_model()
+    msg = str(info.value)
+    assert "reference.safetensors: checksum mismatch" in msg and "\n" not in msg
+    f.write_bytes(bytes(data[:-1]))                    # a size change is still caught at load
+    with pytest.raises(DeploymentError, match="reference.safetensors: checksum mismatch"):
+        Deployment.load(dep)
+
+
 def test_reexport_replaces_a_deployment_and_refuses_foreign_folders(deployment, tmp_path):
     _, _, model = deployment
     foreign = tmp_path / "foreign"
