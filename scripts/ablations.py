@@ -53,9 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from neurocv._io import atomic_open
+    from neurocv.data import load_split
 
     rows = ROWS if args.rows == "all" else [r for r in ROWS if r[0] in args.rows.split(",")]
-    n_classes = len((args.data / "splits" / "classInd.txt").read_text().split("\n")) - 1
+    n_classes = len(load_split(args.data, "test").classes)
     results = []
     for rid, table, label, overrides, acc in rows:
         print(f"== {rid}: {label}", file=sys.stderr)
@@ -64,22 +65,19 @@ def main(argv: list[str] | None = None) -> int:
         results.append(row)
     seeds = [int(s) for s in args.extra_seeds.split(",") if s.strip()] if args.extra_seeds else []
     seed_rows = [r for r in ROWS if seeds and r[0] in args.seed_rows.split(",")]
-    first = {x["id"]: x for x in results}
-    per_seed = {r[0]: {str(args.seed): first.get(r[0], {}).get("top1_final")} for r in seed_rows}
-    held_seed = {r[0]: {str(args.seed): first.get(r[0], {}).get("top1_holdout")} for r in seed_rows}
+    runs = {r[0]: {args.seed: next((x for x in results if x["id"] == r[0]), None)} for r in seed_rows}
     for seed in seeds:                   # seed-major: a killed run has whole seeds done
         for rid, table, label, overrides, acc in seed_rows:
             print(f"== {rid}: {label}, seed {seed}", file=sys.stderr)
-            res = run_row(args, args.runs / f"{rid}-seed{seed}", overrides, acc, seed)
-            per_seed[rid][str(seed)] = res["top1_final"]
-            held_seed[rid][str(seed)] = res.get("top1_holdout")
+            runs[rid][seed] = run_row(args, args.runs / f"{rid}-seed{seed}", overrides, acc, seed)
     spread = []
     for rid, table, label, overrides, acc in seed_rows:
-        done = [v for v in per_seed[rid].values() if v is not None]
-        entry = {"id": rid, "label": label, "top1_final": per_seed[rid], "mean": sum(done) / len(done)}
-        held = [v for v in held_seed[rid].values() if v is not None]
-        if held:
-            entry.update(top1_holdout=held_seed[rid], mean_holdout=sum(held) / len(held))
+        done = {str(s): r for s, r in runs[rid].items() if r is not None}
+        entry = {"id": rid, "label": label, "top1_final": {s: r["top1_final"] for s, r in done.items()}}
+        entry["mean"] = sum(entry["top1_final"].values()) / len(done)
+        if args.holdout is not None:
+            entry["top1_holdout"] = {s: r["top1_holdout"] for s, r in done.items()}
+            entry["mean_holdout"] = sum(entry["top1_holdout"].values()) / len(done)
         spread.append(entry)
     report = {"data": str(args.data), "model": "stm-tiny", "epochs": args.epochs, "seed": args.seed,
               "chance": 1.0 / n_classes, "holdout": None if args.holdout is None else str(args.holdout),
@@ -103,19 +101,20 @@ def run_row(args, run: Path, overrides: dict, accumulate: bool, seed: int) -> di
     cfg = TrainConfig(model="stm-tiny", epochs=args.epochs, batch_size=args.batch_size, lr=lr, eps=eps, seed=seed,
                       accumulate=accumulate, model_overrides=tuple(overrides.items()))
     train(args.data, run, cfg)
-    ev = evaluate(run / "best.pt", args.data, out_dir=run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    epochs = metrics["epochs"] if isinstance(metrics, dict) else metrics
+    best_epoch = max(epochs, key=lambda m: m["val_top1"])["epoch"]    # the first best, as train() keeps it
     # the dataset has no validation split apart from test, so "best" is picked on the test clips; the final
     # checkpoint (end of the fixed schedule) involves no such choice and is reported beside it
     ev_last = evaluate(run / "last.pt", args.data, out_dir=run / "final")
-    metrics = json.loads((run / "metrics.json").read_text())
-    epochs = metrics["epochs"] if isinstance(metrics, dict) else metrics
+    ev = ev_last if best_epoch == epochs[-1]["epoch"] else evaluate(run / "best.pt", args.data, out_dir=run)
     held = {}
     if args.holdout is not None:      # a larger, independent test set: resolves differences the 60 clips cannot
         ev_h = evaluate(run / "last.pt", args.holdout, out_dir=run / "holdout")
         held = {"top1_holdout": ev_h["top1"], "n_holdout": ev_h["n_videos"]}
     return {**held, "seed": seed, "top1": ev["top1"], "top5": ev["top5"], "n_videos": ev["n_videos"],
             "top1_final": ev_last["top1"], "top5_final": ev_last["top5"],
-            "best_epoch": max(epochs, key=lambda m: m["val_top1"])["epoch"],
+            "best_epoch": best_epoch,
             "train_top1_final": epochs[-1]["train_top1"], "train_seconds": sum(m["seconds"] for m in epochs)}
 
 

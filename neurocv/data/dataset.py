@@ -6,7 +6,8 @@ Items are dicts of ``iframes (T, 3, S, S)``, ``mvs (T, 2, S, S)``, ``residuals (
 class -> the class its mirror image belongs to, e.g. ``translate_left -> translate_right``), a flipped training item
 takes the mirrored label; without that map flipping is assumed to keep the label (UCF-101, HMDB-51). Training mode
 samples a random P-frame in each segment and augments (TSN); test mode takes the centre P-frame of each segment
-and the centre crop (the paper's protocol). Reads the cache where present, else extracts on the fly. Randomness comes from torch's generator, so a seeded DataLoader replays the same items.
+and the centre crop (the paper's protocol). Reads the cache where present, else extracts on the fly. Randomness
+comes from torch's generator, so a seeded DataLoader replays the same items.
 """
 
 from __future__ import annotations
