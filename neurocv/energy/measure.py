@@ -54,7 +54,7 @@ def sample_inputs(segments: int, crop: int, source: str | Path | None = None, ma
         from ..codec.encode import write_video
         from ..synth import render_clip
 
-        side = max(32, round(crop * 256 / 224))
+        side = max(32, round(crop * 256 / 224)) // 2 * 2   # even: the encoder needs it
         clips = []
         with tempfile.TemporaryDirectory(prefix="neurocv-energy-") as tmp:
             for k, action in enumerate(_SYNTH_ACTIONS[:max_videos]):
@@ -94,8 +94,7 @@ def resolve_model(spec: str, num_classes: int | None = None) -> tuple[str, nn.Mo
         return "card", None, {"card": get_card(spec)}
     path = Path(spec)
     if path.exists() or path.suffix in (".pt", ".pth", ".ckpt") or "/" in spec:
-        from ..training.checkpoint import load_checkpoint
-        from ..training.loop import build_model_from_checkpoint
+        from ..checkpoint import build_model_from_checkpoint, load_checkpoint
 
         ckpt = load_checkpoint(path)
         try:
@@ -117,9 +116,23 @@ def _ann_counts(model: nn.Module, segments: int, size: tuple[int, int]) -> list[
     return count_ops(meta, lambda: meta(x["i"], x["mv"], x["r"]))
 
 
+def _effective_counts(model: nn.Module, i: torch.Tensor, mv: torch.Tensor, r: torch.Tensor) -> dict[str, LayerCount]:
+    """Per-video effective MACs / ACs of every op of a real forward pass on the sample batch, by layer name."""
+    recs = count_ops(model, lambda: model(i, mv, r), effective=True)
+    n = int(mv.shape[0])
+    for c in recs:
+        if c.effective_macs is not None:
+            c.effective_macs /= n
+            c.effective_acs /= n
+    return {c.name: c for c in recs}
+
+
 def report_for_model(name: str, model: nn.Module, profile: HardwareProfile, segments: int, crops: int = 1,
-                     source: str | Path | None = None, max_videos: int = 2, weights: str = "") -> EnergyReport:
-    """Per-layer counts of one of our networks: STMs measured on sample inputs, the rest counted on ``meta``."""
+                     source: str | Path | None = None, max_videos: int = 2, weights: str = "",
+                     count: str = "dense") -> EnergyReport:
+    """Per-layer counts of one of our networks: STMs measured on sample inputs, the rest counted on ``meta``
+    (dense) and on a real forward pass of the same inputs (effective: zero operands skipped, padding not counted).
+    ``count`` (``dense`` | ``effective``) says which counts price E_Total."""
     from ..models import count_params
 
     size = tuple(model.config.input_size)
@@ -133,14 +146,17 @@ def report_for_model(name: str, model: nn.Module, profile: HardwareProfile, segm
         spiking = measure_stm(model, lambda: model(i, mv, r))
     measured = {s.name for s in spiking}
     layers = [c for c in ann if c.name.rsplit(".", 1)[0] not in measured]     # drop the dense ConvLIF convs
+    effective = _effective_counts(model, i, mv, r)
     for c in layers:
         c.partition = "ann"
+        e = effective.get(c.name)
+        c.effective_macs, c.effective_acs = (e.effective_macs, e.effective_acs) if e is not None else (None, None)
     order = {s.name: k for k, s in enumerate(spiking)}
     layers = sorted(spiking, key=lambda s: order[s.name]) + layers
     for c in layers:
         c.views = crops
     return EnergyReport(model=name, source="torch", profile=profile, layers=layers, params=count_params(model),
-                        segments=segments, crops=crops, views=crops, input_size=size, inputs=desc,
+                        segments=segments, crops=crops, views=crops, input_size=size, inputs=desc, count=count,
                         notes=[f"weights: {weights}" if weights else "",
                                "spike counts depend on the weights and the inputs; the ANN partition's MACs do not",
                                f"{crops} crop(s) per video: spikes measured on the centre crop, the same per crop"],

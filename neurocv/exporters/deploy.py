@@ -84,12 +84,10 @@ def _load_source(source, classes, segments, crop, name):
             raise DeploymentError(f"model input_size {cfg.input_size} is not square; pass crop=")
         classes = list(classes) if classes is not None else [f"class_{k}" for k in range(cfg.num_classes)]
         return (source, name or "model", classes, segments or cfg.segments, crop or cfg.input_size[0], cfg.accumulate)
-    from ..training.checkpoint import load_checkpoint
-    from ..training.evaluate import _input_settings
-    from ..training.loop import build_model_from_checkpoint
+    from ..checkpoint import build_model_from_checkpoint, input_settings, load_checkpoint
 
     ckpt = load_checkpoint(source)
-    seg, crop, acc = _input_settings(ckpt, segments, crop)
+    seg, crop, acc = input_settings(ckpt, segments, crop)
     return build_model_from_checkpoint(ckpt), name or str(ckpt["model"]), list(ckpt["classes"]), seg, crop, acc
 
 

@@ -10,16 +10,14 @@ import numpy as np
 import torch
 
 from .._io import atomic_open, atomic_path
-from .checkpoint import load_checkpoint
+from ..checkpoint import build_model_from_checkpoint, input_settings, load_checkpoint
 from .distributed import DistContext
-from .loop import _topk, build_model_from_checkpoint, predict_loader
+from .loop import _topk, predict_loader
 
 __all__ = ["evaluate", "predict_videos"]
 
 
-def _input_settings(ckpt: dict, segments: int | None, crop: int | None) -> tuple[int, int, bool]:
-    tc = ckpt.get("train_config", {})
-    return (segments or tc.get("segments", 8), crop or tc.get("crop", 224), bool(tc.get("accumulate", True)))
+_input_settings = input_settings   # old name
 
 
 def evaluate(checkpoint: str | Path, data: str | Path, out_dir: str | Path | None = None, split: str = "test",

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from .._io import atomic_open, atomic_path
 from ..errors import ConfigError, DatasetError
-from .checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import build_model_from_checkpoint, load_checkpoint, save_checkpoint
 from .distributed import DistContext, setup_distributed
 
 __all__ = ["TrainConfig", "train", "build_model_from_checkpoint", "default_optimizer"]
@@ -69,15 +69,6 @@ def _create(name: str, classes: int, overrides: dict) -> torch.nn.Module:
     from ..models import create_model
 
     return create_model(name, num_classes=classes, **overrides)
-
-
-def build_model_from_checkpoint(ckpt: dict) -> torch.nn.Module:
-    """Rebuild the network a checkpoint describes and load its weights (eval mode)."""
-    from ..models import model_from_config
-
-    model = model_from_config(ckpt["config"])
-    model.load_state_dict(ckpt["state_dict"])
-    return model.eval()
 
 
 def _lr_lambda(total_steps: int, warmup_steps: int):
