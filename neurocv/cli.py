@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Literal, Optional
 
 import typer
 from rich.console import Console
@@ -21,8 +21,30 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 out = Console(soft_wrap=True)   # long lines (paths) stay whole when piped
 err = Console(stderr=True, soft_wrap=True)
 
+# What Ctrl-C leaves behind and how to go on: a command sets it when it starts (see on_interrupt), `main` prints it.
+_INTERRUPT_HINT = ["nothing was written"]
 
-def _parse_size(text: Optional[str], what: str = "--size") -> Optional[tuple[int, int]]:
+
+def on_interrupt(text: str) -> None:
+    """Set the line ``main`` prints after Ctrl-C (``interrupted: <text>``): what was kept, how to resume."""
+    _INTERRUPT_HINT[0] = text
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"neurocv {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")):
+    """Compressed-domain video action recognition, from the bitstream to neuromorphic hardware."""
+
+
+def _parse_size(text: Optional[str], what: str = "--size", even: bool = False) -> Optional[tuple[int, int]]:
     if text is None or text.lower() == "native":
         return None
     try:
@@ -31,7 +53,90 @@ def _parse_size(text: Optional[str], what: str = "--size") -> Optional[tuple[int
         raise ConfigError(f"{what} expects WxH (e.g. 340x256), got '{text}'") from None
     if w < 2 or h < 2:
         raise ConfigError(f"{what} must be at least 2x2, got '{text}'")
+    if w > MAX_SIDE or h > MAX_SIDE:
+        raise ConfigError(f"{what} {w}x{h} is larger than {MAX_SIDE}x{MAX_SIDE} (arrays that size do not fit in "
+                          f"memory); choose a smaller size")
+    if even and (w % 2 or h % 2):
+        raise ConfigError(f"{what} {w}x{h}: width and height must be even for the encoder (its colour planes are "
+                          f"half size); e.g. {w - w % 2}x{h - h % 2}")
     return w, h
+
+
+MAX_SIDE = 4096
+
+
+def check_out_file(path: Path, option: str) -> Path:
+    """Check an output file path before any work: not an existing folder, no file where a parent folder goes."""
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; {option} expects a file name (e.g. {path / ('out' + _ext(option))})")
+    _parents_are_folders(path)
+    return path
+
+
+def check_out_dir(path: Path, option: str) -> Path:
+    """Check an output folder path before any work: not an existing file (nor a file where a parent goes)."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path}: is a file; {option} expects a folder (a new or existing one)")
+    _parents_are_folders(path)
+    return path
+
+
+_NOT_CHECKPOINTS = {
+    ".onnx": "an ONNX model (the ANN partition of a deployment)",
+    ".nir": "a NIR graph (a spiking partition of a deployment)",
+    ".safetensors": "bare weights without a model config (a deployment's reference weights)",
+    ".npz": "an array file (from `neurocv extract` or the cache)",
+    ".json": "a JSON file",
+}
+
+
+def check_checkpoint_arg(path: Path) -> None:
+    """Name what a file given as CHECKPOINT really is when it is something else neurocv writes (a deployment, an
+    ONNX / NIR / safetensors file, a TorchScript archive), instead of calling it corrupt."""
+    import zipfile
+
+    from .errors import CheckpointError
+
+    what = ("a checkpoint (.pt from `neurocv train`, or its run folder)")
+    if path.is_dir() and (path / "manifest.json").is_file():
+        raise CheckpointError(f"{path}: a deployment folder, not a checkpoint; `neurocv run {path} VIDEO` runs it "
+                              f"(this command needs {what})")
+    if not path.is_file():
+        return
+    kind = _NOT_CHECKPOINTS.get(path.suffix.lower())
+    if kind:
+        raise CheckpointError(f"{path}: {kind}, not a neurocv checkpoint; this command needs {what}")
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return
+        if any("/code/" in n or n.endswith("/constants.pkl") for n in names):
+            raise CheckpointError(f"{path}: a TorchScript archive (torch.jit.save), not a neurocv checkpoint; this "
+                                  f"command needs {what}")
+
+
+def _ext(option: str) -> str:
+    return {"--plot": ".png", "--ops": ".json"}.get(option, ".npz")
+
+
+def _parents_are_folders(path: Path) -> None:
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{parent}: is a file, not a folder (in {path})")
+            return
+
+
+def _frame_count(video: Path) -> int:
+    """The video's frame count for a warning, or 0 where it cannot be read (the reader reports that itself)."""
+    from .codec import probe
+
+    try:
+        return int(probe(video).n_frames)
+    except Exception:  # noqa: BLE001
+        return 0
 
 
 def _gop_layout(types) -> str:
@@ -43,7 +148,7 @@ def _gop_layout(types) -> str:
 
 @app.command()
 def info(video: Path, as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
-    """Codec, size, frame count, GOP layout (I/P/B positions) and whether B-frames are present."""
+    """Codec, size, frame count, GOP layout (I/P/B positions), B-frames and H.264's reference frame count."""
     import numpy as np
 
     from .codec import scan_picture_types
@@ -55,12 +160,15 @@ def info(video: Path, as_json: bool = typer.Option(False, "--json", help="Print 
         "i_frames": np.flatnonzero(types == 1).tolist(), "p_frames": int((types == 2).sum()),
         "b_frames": int((types == 3).sum()), "has_b_frames": bool((types == 3).any() or index.reordered),
         "gop_sizes": np.diff(np.r_[np.flatnonzero(types == 1), len(types)]).tolist(),
+        "ref_frames": index.ref_frames,  # H.264: the SPS's max_num_ref_frames (neurocv traces only 1); else null
     }
     if as_json:
         print(json.dumps(result))
         return
     for key in ("codec", "width", "height", "fps", "frames", "p_frames", "b_frames", "has_b_frames"):
         out.print(f"[bold]{key:>12}[/]  {result[key]}")
+    if index.ref_frames is not None:
+        out.print(f"[bold]{'ref_frames':>12}[/]  {index.ref_frames}")
     out.print(f"[bold]{'I-frames at':>12}[/]  {result['i_frames']}")
     out.print(f"[bold]{'GOP layout':>12}[/]  {_gop_layout(types)}", soft_wrap=True)
 
@@ -79,6 +187,11 @@ def extract(
     from .codec import read_clip
 
     wh = _parse_size(size)
+    check_out_file(output, "-o")
+    n_frames = _frame_count(video)
+    if not all_frames and n_frames and segments > n_frames:
+        err.print(f"warning: {segments} segments from a {n_frames}-frame video: P-frames will repeat",
+                  highlight=False)
     clip = read_clip(video, segments, accumulate=not no_accumulate, all_pframes=all_frames, size=wh)
     atomic_savez(output, compress=False, **clip.arrays())
     h, w = clip.iframes.shape[1:3]
@@ -91,6 +204,7 @@ def show(video: Path, output: Path = typer.Option(..., "-o", "--output", help="F
     """PNGs like the paper's Fig. 2: I-frame, raw and accumulated motion, raw and accumulated residuals."""
     from .viz import show_video
 
+    check_out_dir(output, "-o")
     for p in show_video(video, output, frames):
         print(p)
 
@@ -100,14 +214,18 @@ def transcode(
     src: Path, dst: Path,
     size: str = typer.Option("340x256", "--size", help="WxH, or 'native'."),
     gop: int = typer.Option(12, "--gop", min=1, help="An I-frame every N frames."),
-    codec: str = typer.Option("mpeg4", "--codec", help="mpeg4 (MPEG-4 Part 2) or h264."),
+    codec: Literal["mpeg4", "h264"] = typer.Option("mpeg4", "--codec", help="mpeg4 (MPEG-4 Part 2) or h264."),
     bframes: int = typer.Option(0, "--bframes", min=0, help="Maximum consecutive B-frames (0: none)."),
     qscale: int = typer.Option(2, "--qscale", min=1, max=31, help="Fixed quantiser (1 best, 31 worst)."),
 ):
     """Re-encode to the paper's form: MPEG-4 Part 2, GOP 12, no B-frames, 340x256."""
     from .codec.encode import transcode as _transcode
 
-    result = _transcode(src, dst, size=_parse_size(size), gop_size=gop, codec=codec, max_b_frames=bframes,
+    wh = _parse_size(size, even=True)
+    check_out_file(dst, "OUT")
+    if src.exists() and dst.exists() and src.resolve() == dst.resolve():
+        raise ConfigError(f"{dst}: is the input itself; write to another file (the input is read while writing)")
+    result = _transcode(src, dst, size=wh, gop_size=gop, codec=codec, max_b_frames=bframes,
                         qscale=qscale)
     err.print(f"wrote {dst}: {result}")
 
@@ -115,16 +233,19 @@ def transcode(
 @app.command()
 def synth(
     out_dir: Path,
-    videos_per_class: int = typer.Option(24, "--videos-per-class", min=2),
-    size: str = typer.Option("112x112", "--size", help="WxH of the videos."),
+    videos_per_class: int = typer.Option(24, "--videos-per-class", min=2,
+                                         help="Videos per class (10 classes), split into train and test."),
+    size: str = typer.Option("112x112", "--size", help="WxH of the videos (even numbers)."),
     frames: int = typer.Option(36, "--frames", min=2, help="Frames per video."),
-    test_fraction: float = typer.Option(0.25, "--test-fraction", min=0.05, max=0.95),
-    seed: int = typer.Option(0, "--seed"),
+    test_fraction: float = typer.Option(0.25, "--test-fraction", min=0.05, max=0.95,
+                                        help="Share of each class's videos in the test split."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed renders the same videos."),
 ):
     """A synthetic action dataset (10 motion classes) as MPEG-4 files in the UCF-101 layout."""
     from .synth import make_synthetic_dataset
 
-    w, h = _parse_size(size)
+    w, h = _parse_size(size, even=True)
+    check_out_dir(out_dir, "OUT_DIR")
     path = make_synthetic_dataset(out_dir, videos_per_class=videos_per_class, test_fraction=test_fraction,
                                   width=w, height=h, n_frames=frames, seed=seed, progress=True)
     print(path)
@@ -134,12 +255,18 @@ def synth(
 def cache(
     data: Path,
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Default: DATA/cache."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1),
-    no_accumulate: bool = typer.Option(False, "--no-accumulate"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1,
+                                          help="Parallel extraction processes (default: one per CPU core)."),
+    no_accumulate: bool = typer.Option(False, "--no-accumulate", help="Cache raw P-frames (the ablation)."),
 ):
     """Extract every video of a dataset (both splits) into a cache, in parallel; resumable."""
     from .data import cache_dataset
 
+    if cache_dir is not None:
+        check_out_dir(cache_dir, "--cache-dir")
+    where = cache_dir or (data.parent if data.is_file() else data) / "cache"
+    on_interrupt(f"the videos extracted so far are kept in {where}; run the same command again to extract the "
+                 f"rest (finished videos are skipped)")
     report = cache_dataset(data, cache_dir, workers, accumulate=not no_accumulate)
     err.print(f"extracted {report.done}, already cached {report.skipped}, failed {len(report.failed)}")
     for video, message in report.failed:
@@ -197,17 +324,17 @@ def models(as_json: bool = typer.Option(False, "--json", help="A list of objects
 def train(
     data: Path,
     out_dir: Path = typer.Option(..., "--out", "-o", help="Run folder: checkpoints, metrics, curves."),
-    model: str = typer.Option("stm-tiny", "--model", "-m"),
-    epochs: int = typer.Option(30, "--epochs", min=1),
-    batch_size: int = typer.Option(16, "--batch-size", "-b", min=1, help="Global batch (split over DDP ranks)."),
+    model: str = typer.Option("stm-tiny", "--model", "-m", help="A registered variant (see `neurocv models`)."),
+    epochs: int = typer.Option(30, "--epochs", min=1, help="Total epochs of the run (a resumed run ends there)."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Global batch (split over DDP ranks)."),
     lr: float = typer.Option(None, "--lr", help="Default: the paper's 0.02 (stm-tiny: 1e-3, see README)."),
     weight_decay: float = typer.Option(1e-4, "--weight-decay"),
     eps: float = typer.Option(None, "--eps", help="Adam epsilon; default: the paper's 1e-3 (stm-tiny: 1e-8)."),
     warmup: float = typer.Option(1.0, "--warmup-epochs"),
     segments: int = typer.Option(8, "--segments", min=1),
-    crop: int = typer.Option(None, "--crop", help="Training crop side (default: the model's input size)."),
-    workers: int = typer.Option(0, "--workers", "-j", min=0),
-    seed: int = typer.Option(0, "--seed"),
+    crop: int = typer.Option(None, "--crop", min=8, help="Training crop side (default: the model's input size)."),
+    workers: int = typer.Option(0, "--workers", "-j", min=0, help="Data-loading processes (0: in this process)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (weights, sampling, augmentation)."),
     no_accumulate: bool = typer.Option(False, "--no-accumulate", help="Ablation: raw, not accumulated, P-frames."),
     settings: Optional[List[str]] = typer.Option(None, "--set", help="Model config override key=value (repeat)."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Start afresh even if OUT/last.pt exists."),
@@ -217,6 +344,7 @@ def train(
     from .training import TrainConfig, train as _train
     from .training.loop import default_optimizer
 
+    check_out_dir(out_dir, "--out")
     overrides = _overrides(settings)
     mcfg = get_model_config(model, **dict(overrides))
     d_lr, d_eps = default_optimizer(model)
@@ -224,6 +352,8 @@ def train(
                       weight_decay=weight_decay, eps=d_eps if eps is None else eps,
                       warmup_epochs=warmup, segments=segments, crop=crop or mcfg.input_size[0], workers=workers,
                       seed=seed, accumulate=not no_accumulate, model_overrides=overrides)
+    on_interrupt(f"{out_dir / 'last.pt'} keeps the last finished epoch; run the same command again to resume "
+                 f"from it")
     row = _train(data, out_dir, cfg, resume=not no_resume)
     err.print(f"finished: {json.dumps(row)}")
 
@@ -232,11 +362,15 @@ def train(
 def eval_cmd(checkpoint: Path, data: Path,
              out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Write eval.json and confusion.png."),
              split: str = typer.Option("test", "--split"),
-             segments: Optional[int] = typer.Option(None, "--segments", min=1),
+             segments: Optional[int] = typer.Option(None, "--segments", min=1,
+                                                    help="Segments per video (default: the training value)."),
              as_json: bool = typer.Option(False, "--json", help="Print the results as one JSON object.")):
     """Evaluate a checkpoint with the paper's protocol (8 segments, centre crop): top-1, top-5, per class."""
     from .training import evaluate
 
+    if out_dir is not None:
+        check_out_dir(out_dir, "--out")
+    check_checkpoint_arg(checkpoint)
     result = evaluate(checkpoint, data, out_dir, split=split, segments=segments)
     if as_json:
         print(json.dumps(result))
@@ -249,14 +383,16 @@ def eval_cmd(checkpoint: Path, data: Path,
 
 @app.command()
 def predict(checkpoint: Path, videos: List[Path],
-            as_json: bool = typer.Option(False, "--json"),
-            top: int = typer.Option(5, "--top", min=1)):
+            as_json: bool = typer.Option(False, "--json", help="One JSON object per video (JSON lines)."),
+            top: int = typer.Option(5, "--top", min=1, help="How many classes to list.")):
     """Top-5 classes with probabilities for each video."""
     from .training import predict_videos
 
+    check_checkpoint_arg(checkpoint)
     results = predict_videos(checkpoint, videos, top=top)
     if as_json:
-        print(json.dumps(results))
+        for r in results:
+            print(json.dumps(r))
     else:
         for r in results:
             if "error" in r:
@@ -275,28 +411,49 @@ cli_deploy.register(app, out, err)
 cli_energy.register(app, out, err)
 
 
+def _usage_error(exc) -> int:
+    """Print a typer/click usage error the way typer does (usage line, help hint, error panel); its exit code."""
+    from typer import rich_utils
+
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        exc.show()                          # the help text, as typer's own entry point prints it
+        return exc.exit_code
+    try:
+        rich_utils.rich_format_error(exc)
+    except Exception:  # noqa: BLE001  (plain text if rich formatting is unavailable)
+        exc.show()
+    return exc.exit_code
+
+
 def main(argv: Optional[List[str]] = None) -> None:
+    from typer._click.exceptions import ClickException
+    from typer.exceptions import Abort, Exit
+
     try:
         rc = app(args=argv, standalone_mode=False)
-        if isinstance(rc, int) and rc:
-            sys.exit(rc)
     except NeuroCVError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("interrupted", markup=False)
+    except ClickException as exc:   # usage errors: typer's usage message, exit 2
+        sys.exit(_usage_error(exc))
+    except Exit as exc:
+        rc = exc.exit_code
+    except (KeyboardInterrupt, Abort):
+        rc = 130
+    except (IsADirectoryError, NotADirectoryError, FileExistsError, FileNotFoundError, PermissionError) as exc:
+        # a path of the wrong kind that a command did not check first: still one line, naming the file
+        what = exc.filename if exc.filename is not None else ""
+        err.print(f"error: {what}: {exc.strerror or type(exc).__name__}", markup=False, highlight=False)
+        sys.exit(2)
+    except MemoryError:
+        err.print("error: out of memory (a smaller --size, fewer --segments or a smaller batch may fit)",
+                  markup=False, highlight=False)
+        sys.exit(2)
+    if rc == 130:                   # typer turns Ctrl-C into exit code 130
+        err.print(f"interrupted: {_INTERRUPT_HINT[0]}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(130)
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+    if isinstance(rc, int) and rc:
+        sys.exit(rc)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,51 @@ class VideoWriter:
         self._atomic.__exit__(exc_type, exc, tb)
 
 
+def encode_frames(path: str | Path, frames: Iterable[np.ndarray], encoder: str, *, fmt: str | None = None,
+                  options: dict | None = None, gop_size: int = 12, max_b_frames: int = 0, fps: float = 25,
+                  qscale: int | None = 3, pix_fmt: str = "yuv420p", flags: str | None = None) -> Path:
+    """Encode RGB frames with any FFmpeg encoder into any muxer (``fmt``, else from the suffix), atomically.
+
+    A lower-level sibling of :func:`write_video` for test and benchmark clips across codecs and containers
+    (H.263 in AVI, FLV, MPEG-2 in a transport stream, x264 with several reference frames ...). ``qscale`` fixes the
+    quantiser of the mpegvideo-family encoders (ignored by x264: pass ``options={"qp": ...}``)."""
+    import av
+    from fractions import Fraction
+
+    path = Path(path)
+    frames = [np.ascontiguousarray(f) for f in frames]
+    if not frames:
+        raise ConfigError(f"{path}: no frames to write")
+    h, w = frames[0].shape[:2]
+    with atomic_path(path) as tmp:
+        with av.open(str(tmp), "w", format=fmt or _FORMATS.get(path.suffix.lower())) as out:
+            try:
+                stream = out.add_stream(encoder, rate=Fraction(fps).limit_denominator(1001))
+            except (av.error.FFmpegError, ValueError) as exc:
+                raise ConfigError(f"{path}: cannot encode {encoder} into this container: {exc}") from None
+            stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
+            cc = stream.codec_context
+            cc.thread_count = 1
+            cc.gop_size = gop_size
+            cc.max_b_frames = max_b_frames
+            opts = {"bf": str(max_b_frames)}
+            if qscale is not None and not encoder.startswith("lib"):
+                cc.qscale = True
+                cc.global_quality = qscale * _FF_QP2LAMBDA
+                opts.update(qmin=str(qscale), qmax=str(qscale), sc_threshold="1000000000")
+            if flags:
+                opts["flags"] = flags
+            cc.options = {**opts, **(options or {})}
+            for k, rgb in enumerate(frames):
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                frame.pts = k
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            for packet in stream.encode():
+                out.mux(packet)
+    return path
+
+
 def _h264_qp(qscale: int) -> int:
     """The H.264 QP whose quantiser step matches MPEG-4's ``qscale`` (step ~ 2 q; H.264: 0.625 * 2^(QP/6))."""
     return int(min(51, max(0, round(6 * np.log2(2 * qscale / 0.625)))))

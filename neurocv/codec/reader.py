@@ -25,10 +25,16 @@ from .sampling import sample_positions
 __all__ = ["VideoIndex", "CompressedClip", "probe", "read_clip", "iter_pframes", "scan_picture_types", "MV_CODECS"]
 
 # FFmpeg decoders that honour flags2=+export_mvs (the mpegvideo family and H.264). HEVC, VP9, AV1 ... export none.
+# These are FFmpeg's *decoder* names, which is what a stream's codec context reports: Sorenson H.263 is ``flv`` (its
+# codec id is flv1) and MS-MPEG4 v3 (DivX 3) is ``msmpeg4`` (id msmpeg4v3); a test checks each against FFmpeg.
 MV_CODECS = frozenset({
-    "mpeg4", "h264", "mpeg1video", "mpeg2video", "h263", "h263p", "h263i", "flv1",
-    "msmpeg4v1", "msmpeg4v2", "msmpeg4v3", "msmpeg4", "wmv1", "wmv2",
+    "mpeg4", "h264", "mpeg1video", "mpeg2video", "h263", "h263p", "h263i", "flv",
+    "msmpeg4v1", "msmpeg4v2", "msmpeg4", "wmv1", "wmv2",
 })
+# Demuxers whose timestamp seeking is unreliable (MPEG program/transport streams seek by byte position and can land a
+# GOP late or mid-GOP) or impossible (raw elementary streams): these are decoded sequentially from the start.
+_SEQUENTIAL_FORMATS = frozenset({"mpeg", "mpegts", "mpegtsraw", "vob", "mpegvideo", "m4v", "h264", "h263",
+                                 "cavsvideo", "rawvideo"})
 PICT_I, PICT_P, PICT_B = 1, 2, 3
 _TRANSCODE_HINT = "re-encode it with `neurocv transcode IN OUT` (MPEG-4 Part 2, GOP 12, no B-frames)"
 
@@ -58,6 +64,14 @@ class VideoIndex:
     pts: np.ndarray | None
     reordered: bool
     decoder_delay: int
+    ref_frames: int | None = None   # H.264: the SPS's max_num_ref_frames (largest over the stream's SPSs); else None
+    container: str = ""             # FFmpeg's demuxer name (e.g. "mov,mp4,m4a,3gp,3g2,mj2", "avi", "mpeg")
+    keyframes_from: str = "container"  # "container" flags, or "decoded" picture types where the flags lie
+
+    @property
+    def sequential(self) -> bool:
+        """True where the reader decodes from the start instead of seeking (no timestamps, or MPEG-PS/TS)."""
+        return self.pts is None or bool(set(self.container.split(",")) & _SEQUENTIAL_FORMATS)
 
     @property
     def p_positions(self) -> np.ndarray:
@@ -138,13 +152,30 @@ def _open(path: Path):
 
 
 def probe(path: str | Path) -> VideoIndex:
-    """Demux ``path`` (no decoding) and index its frames and keyframes. Raises VideoDecodeError on unusable files."""
+    """Demux ``path`` and index its frames and keyframes. Raises VideoDecodeError on unusable files.
+
+    Demuxing alone (no decoding) gives the frame count, the display order and the keyframe flags, and for H.264 the
+    SPS's reference frame count. Where every packet is flagged as a keyframe (AVI muxers do this for H.263), the
+    flags are checked against the decoded picture types, and the I-frames found there become the keyframes.
+    """
     av = _av()
     path = Path(path)
     container = _open(path)
     try:
         stream = container.streams.video[0]
         ctx = stream.codec_context
+        if ctx is None:  # FFmpeg has no decoder for this stream's codec
+            name = getattr(getattr(stream, "codec", None), "name", None) or "unknown"
+            raise UnsupportedCodecError(f"{path}: FFmpeg has no decoder for the video stream (codec '{name}'); "
+                                        f"{_TRANSCODE_HINT} with a tool that reads it")
+        codec = ctx.name
+        is_h264 = codec == "h264"
+        if is_h264:
+            from .h264 import avcc_length_size, sps_in_extradata, sps_in_packet
+
+            extradata = ctx.extradata
+            sps = sps_in_extradata(extradata)
+            length_size = avcc_length_size(extradata)
         pts_list: list[int | None] = []
         keys: list[bool] = []
         try:
@@ -152,7 +183,10 @@ def probe(path: str | Path) -> VideoIndex:
                 if packet.size == 0:
                     continue
                 pts_list.append(packet.pts)
-                keys.append(bool(packet.is_keyframe))
+                key = bool(packet.is_keyframe)
+                keys.append(key)
+                if is_h264 and (key or len(keys) == 1):
+                    sps += sps_in_packet(bytes(packet), length_size)
         except av.error.FFmpegError as exc:
             raise VideoDecodeError(f"{path}: truncated or corrupt container after {len(keys)} packets ({exc})") from None
         if not keys:
@@ -164,6 +198,8 @@ def probe(path: str | Path) -> VideoIndex:
             reordered = bool(np.any(np.diff(arr) < 0))
             key_arr = np.asarray(keys)[order]
             pts = arr[order]
+            if np.unique(pts).size != pts.size:  # duplicate timestamps cannot place frames: decode in order
+                pts = None
         else:
             reordered = False
             key_arr = np.asarray(keys)
@@ -171,14 +207,55 @@ def probe(path: str | Path) -> VideoIndex:
         keyframes = np.flatnonzero(key_arr).astype(np.int64)
         if keyframes.size == 0:
             raise VideoDecodeError(f"{path}: no keyframe in the stream (truncated at the start?)")
+        ref_frames = None
+        if is_h264:
+            from .h264 import sps_max_ref_frames
+
+            counts = []
+            for nal in sps:
+                try:
+                    counts.append(sps_max_ref_frames(nal))
+                except ValueError:
+                    pass
+            ref_frames = max(counts) if counts else None
         fps = float(stream.average_rate) if stream.average_rate else 0.0
-        return VideoIndex(
-            path=path, codec=ctx.name, width=int(ctx.width), height=int(ctx.height), fps=fps,
+        index = VideoIndex(
+            path=path, codec=codec, width=int(ctx.width), height=int(ctx.height), fps=fps,
             n_frames=len(keys), keyframes=keyframes, pts=pts, reordered=reordered,
-            decoder_delay=int(getattr(ctx, "has_b_frames", 0) or 0),
+            decoder_delay=int(getattr(ctx, "has_b_frames", 0) or 0), ref_frames=ref_frames,
+            container=str(container.format.name or ""),
         )
     finally:
         container.close()
+    if index.n_frames > 1 and index.keyframes.size == index.n_frames and codec in MV_CODECS:
+        # every packet flagged as a keyframe: an all-intra stream, or a muxer that flags everything (H.263 in AVI)
+        types = _decoded_types(index)
+        intra = np.flatnonzero(types == PICT_I).astype(np.int64)
+        if intra.size and intra.size < index.n_frames:
+            index = dataclasses.replace(index, keyframes=intra, keyframes_from="decoded")
+    return index
+
+
+def _decoded_types(index: VideoIndex) -> np.ndarray:
+    """Decode every frame (no conversion, no motion vectors): ``(n_frames,)`` picture types (1 I, 2 P, 3 B, 0 none)."""
+    av = _av()
+    types = np.zeros(index.n_frames, dtype=np.int8)
+    container = _open(index.path)
+    n = 0
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        pos_of = None if index.pts is None else {int(p): i for i, p in enumerate(index.pts)}
+        for frame in container.decode(stream):
+            i = pos_of.get(frame.pts, n) if pos_of is not None and frame.pts is not None else n
+            if 0 <= i < types.size:
+                types[i] = int(frame.pict_type)
+            n += 1
+    except av.error.FFmpegError as exc:
+        raise VideoDecodeError(f"{index.path}: corrupt data after {n} frames: {exc}") from None
+    finally:
+        container.close()
+    return types
 
 
 def check_traceable(index: VideoIndex) -> None:
@@ -186,8 +263,20 @@ def check_traceable(index: VideoIndex) -> None:
     if index.codec not in MV_CODECS:
         raise UnsupportedCodecError(
             f"{index.path}: codec '{index.codec}' exports no motion vectors in FFmpeg; {_TRANSCODE_HINT}")
-    if index.reordered or index.decoder_delay > 0:
+    # B-frames show in the stream itself: presentation order differs from decode order here, and a decoded B picture
+    # (or a vector from a future frame) stops the tracing. The decoder's delay is no evidence: MPEG-1/2 decoders
+    # report one frame of delay for streams without B-frames.
+    if index.reordered:
         raise BFramesError(f"{index.path}: the stream holds B-frames, which neurocv does not trace; {_TRANSCODE_HINT}")
+    if index.codec == "h264":
+        if index.ref_frames is None:
+            raise UnsupportedCodecError(
+                f"{index.path}: H.264 stream without a readable sequence parameter set (reference frame count "
+                f"unknown), so its motion cannot be traced safely; {_TRANSCODE_HINT}")
+        if index.ref_frames > 1:
+            raise UnsupportedCodecError(
+                f"{index.path}: H.264 with {index.ref_frames} reference frames (x264's default is 3): its motion "
+                f"vectors may point to older frames and FFmpeg does not say which; {_TRANSCODE_HINT}")
 
 
 class _Decoder:
@@ -200,6 +289,7 @@ class _Decoder:
         self._seq_iter: Iterator | None = None
         self._seq_pos = 0
         self._pos_of_pts = None if index.pts is None else {int(p): i for i, p in enumerate(index.pts)}
+        self._sequential = index.sequential
 
     def _reopen(self):
         self.close()
@@ -224,16 +314,28 @@ class _Decoder:
         self.close()
 
     def frames(self, start: int, stop: int) -> Iterator[tuple[int, object]]:
-        """Yield ``(position, av.VideoFrame)`` for positions ``start..stop`` inclusive; ``start`` is a keyframe."""
+        """Yield ``(position, av.VideoFrame)`` for positions ``start..stop`` inclusive; ``start`` is a keyframe.
+
+        Seeks to ``start`` where the container's timestamps allow it; where they do not (raw streams, MPEG program
+        and transport streams), or where a seek lands past ``start``, decodes sequentially from the file's start.
+        """
         av = _av()
         path = self.index.path
         pos = start - 1
         try:
-            if self._pos_of_pts is not None:
-                stream = self._reopen() if self.container is None else self.container.streams.video[0]
+            if self._pos_of_pts is not None and not self._sequential:
+                stream = self._reopen() if self.container is None or self._seq_iter is not None \
+                    else self.container.streams.video[0]
+                self._seq_iter = None
                 self.container.seek(int(self.index.pts[start]), stream=stream, backward=True, any_frame=False)
+                first = True
                 for frame in self.container.decode(stream):
                     pos = self._pos_of_pts.get(frame.pts) if frame.pts is not None else pos + 1
+                    if first and (pos is None or pos > start):  # the seek landed late: decode from the start
+                        self._sequential = True
+                        self.close()
+                        break
+                    first = False
                     if pos is None:
                         raise VideoDecodeError(f"{path}: decoded a frame with an unknown timestamp {frame.pts}")
                     if pos < start:
@@ -242,20 +344,29 @@ class _Decoder:
                         return
                     _check_intact(frame, pos, path)
                     yield pos, frame
-            else:  # no timestamps (raw stream): decode sequentially, reopening to go back
-                if self._seq_iter is None or self._seq_pos > start:
-                    stream = self._reopen()
-                    self._seq_iter = iter(self.container.decode(stream))
-                    self._seq_pos = 0
-                for frame in self._seq_iter:
-                    pos = self._seq_pos
-                    self._seq_pos += 1
-                    if pos < start:
-                        continue
-                    _check_intact(frame, pos, path)
-                    yield pos, frame
-                    if pos >= stop:
-                        return
+                else:
+                    return
+                if not self._sequential:
+                    return
+                pos = start - 1
+            # sequential: decode in order from the file's start, reopening only to go back
+            if self._seq_iter is None or self._seq_pos > start:
+                stream = self._reopen()
+                self._seq_iter = iter(self.container.decode(stream))
+                self._seq_pos = 0
+            for frame in self._seq_iter:
+                pos = self._seq_pos
+                if self._pos_of_pts is not None and frame.pts is not None:
+                    pos = self._pos_of_pts.get(frame.pts)
+                    if pos is None:
+                        raise VideoDecodeError(f"{path}: decoded a frame with an unknown timestamp {frame.pts}")
+                self._seq_pos = pos + 1
+                if pos < start:
+                    continue
+                _check_intact(frame, pos, path)
+                yield pos, frame
+                if pos >= stop:
+                    return
         except av.error.FFmpegError as exc:
             raise VideoDecodeError(f"{path}: corrupt data near frame {pos + 1}: {exc}") from None
 
@@ -473,22 +584,5 @@ def _trace_gop(dec: _Decoder, gop_start: int, want: set[int], accumulate: bool, 
 
 def scan_picture_types(path: str | Path) -> tuple[VideoIndex, np.ndarray]:
     """Decode every frame (no conversion) and return the index and ``(n_frames,)`` picture types (1 I, 2 P, 3 B)."""
-    av = _av()
     index = probe(path)
-    types = np.zeros(index.n_frames, dtype=np.int8)
-    container = _open(index.path)
-    try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        pos_of = None if index.pts is None else {int(p): i for i, p in enumerate(index.pts)}
-        n = 0
-        for frame in container.decode(stream):
-            i = pos_of.get(frame.pts, n) if pos_of is not None and frame.pts is not None else n
-            if 0 <= i < types.size:
-                types[i] = int(frame.pict_type)
-            n += 1
-    except av.error.FFmpegError as exc:
-        raise VideoDecodeError(f"{index.path}: corrupt data after {n} frames: {exc}") from None
-    finally:
-        container.close()
-    return index, types
+    return index, _decoded_types(index)

@@ -179,8 +179,10 @@ def test_b_frames_are_detected_and_point_to_transcode(name):
 
 
 def test_b_frames_in_our_own_h264_are_detected(clip_factory):
+    """x264 asked for B-frames may place none in so short a clip, but it then allows 4 reference frames (B-pyramid):
+    refused either way (tests/codec/test_streams.py forces real B-frames)."""
     path, _ = clip_factory("translate_right", width=64, height=64, n_frames=24, seed=10, codec="h264", max_b_frames=2)
-    with pytest.raises(BFramesError, match="B-frames"):
+    with pytest.raises(UnsupportedCodecError, match="B-frames|reference frames"):
         read_clip(path, 4)
 
 
