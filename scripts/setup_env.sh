@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the two environments of neurocv when missing (idempotent; a stamp file records a finished build).
-#   .venv       Python 3.11: torch 2.13.0 (CPU), numpy 2, PyAV, ONNX, onnxruntime, NIR, nirtorch, norse (--no-deps), CLI, tests
+#   .venv       Python 3.11: torch 2.13.0 (CPU), numpy 2, PyAV, ONNX, onnxruntime, NIR, nirtorch, norse + neurobench (--no-deps), CLI, tests
 #   .venv-lava  Python 3.10: lava-nc 0.10.0, nir, h5py, numpy < 2 and no torch (Lava runs only on 3.10 with numpy < 2)
 # Usage: scripts/setup_env.sh [main|lava|all]
 set -euo pipefail
@@ -18,7 +18,10 @@ build_main() {
   .venv/bin/pip install -q -e ".[test]"
   # norse's requirements pull torchvision and a CUDA torch: install it alone.
   .venv/bin/pip install -q --no-deps "norse==1.1.0"
-  .venv/bin/python -c "import torch, av, onnx, onnxruntime, nir, nirtorch, norse, typer, rich, matplotlib; assert not torch.version.cuda, 'a CUDA torch was installed'"
+  # NeuroBench (the op-count agreement test) pins old nir / nirtorch and pulls torchaudio: install it alone, with
+  # the one package its metrics import (snntorch, itself dependency-free beyond torch / numpy).
+  .venv/bin/pip install -q --no-deps "neurobench==2.3.0" "snntorch==1.0.0"
+  .venv/bin/python -c "import torch, av, onnx, onnxruntime, nir, nirtorch, norse, typer, rich, matplotlib, neurobench.metrics.workload; assert not torch.version.cuda, 'a CUDA torch was installed'"
   cp pyproject.toml .venv/.neurocv-ready
 }
 

@@ -14,6 +14,15 @@ Two measurements, both per layer (the torch module's qualified name):
   operations (ACs) ``C_out * conv2d(s, ones(1, C_in, k, k), stride, padding).sum()`` per step - each spike times
   its exact, border-aware fan-out. ``spikes`` = spikes emitted, ``neuron_updates`` = neurons x steps.
 
+Two conventions side by side. ``macs`` / ``dense_macs`` are *dense*: every weight x every input position, zero
+inputs and zero-padding positions included (the paper's Table 1 convention). ``effective_macs`` / ``effective_acs``
+skip every product with a zero operand and never count padding: for a conv, ``conv(x != 0, w != 0).sum()``; for
+``(n, k) @ (k, m)``, ``sum_k nnz(a[:, k]) * nnz(b[k, :])``; for attention, the same for ``QK^T`` plus
+``L * nnz(V)`` for ``AV`` (softmax weights are never zero). An op is *effective MACs* when its input is analog and
+*effective ACs* when it is binary (spikes). This is NeuroBench's ``SynapticOperations`` definition (Effective_MACs /
+Effective_ACs); tests/energy/test_neurobench.py checks the two agree exactly on the same model and clip. Effective
+counts need real values, so :func:`count_ops` computes them only with ``effective=True`` on a real device.
+
 Counts are per video (one clip of T segments, one crop; the mean over the sample videos). ``mem_values`` /
 ``mem_spikes`` count the operands each counted op reads and the result it writes (weights, activations; spikes
 as single bits), each once: the basis of the optional memory column of the report.
@@ -43,6 +52,8 @@ class LayerCount:
 
     ``macs``: multiply-accumulates on real-valued inputs; ``acs``: accumulates triggered by binary spikes;
     ``dense_macs``: what the layer would cost as a dense ANN layer (equal to ``macs`` unless fed spikes).
+    ``effective_macs`` / ``effective_acs``: the same layer with zero operands skipped and padding not counted
+    (see the module doc); ``None`` where not measured (a baseline card, a runtime's ops file).
     """
 
     name: str
@@ -60,6 +71,8 @@ class LayerCount:
     mem_spikes: float = 0.0           # binary values read + written
     calls: int = 0                    # op invocations per view (e.g. T for a layer run once per step)
     views: float = 1.0
+    effective_macs: float | None = None   # zero operands skipped, padding not counted (NeuroBench Effective_MACs)
+    effective_acs: float | None = None    # the same for spike-driven ops (NeuroBench Effective_ACs)
 
     @property
     def firing_rate(self) -> float | None:
@@ -101,6 +114,53 @@ def _sdpa(args, out):
     return lead * q.shape[-2] * k.shape[-2] * (q.shape[-1] + v.shape[-1]), "attention"
 
 
+def effective_conv(x: torch.Tensor, w: torch.Tensor, stride=1, padding=0, dilation=1, groups: int = 1) -> float:
+    """Products of a convolution whose input and weight are both non-zero, padding positions excluded:
+    ``conv(x != 0, w != 0).sum()`` (bias not counted). ``x (N, C_in, *spatial)``, ``w (C_out, C_in/g, *k)``."""
+    xb = (x != 0).to(torch.float32)
+    conv = {3: F.conv1d, 4: F.conv2d, 5: F.conv3d}[x.dim()]
+    if groups == 1 and bool((w != 0).all()):
+        # every weight is non-zero: count the non-zero inputs inside each receptive field, once, times C_out
+        ones = xb.new_ones(1, 1, *w.shape[2:])
+        rf = conv(xb.sum(1, keepdim=True), ones, None, stride, padding, dilation)
+        return float(rf.sum(dtype=torch.float64)) * w.shape[0]
+    out = conv(xb, (w != 0).to(torch.float32), None, stride, padding, dilation, groups)
+    return float(out.sum(dtype=torch.float64))
+
+
+def _nnz_dot(a_counts: torch.Tensor, b_counts: torch.Tensor) -> float:
+    return float((a_counts.to(torch.float64) * b_counts.to(torch.float64)).sum())
+
+
+def _eff_conv(args, out):
+    if len(args) > 6 and bool(args[6]):
+        return None                                  # transposed: no effective count (never in our models)
+    return effective_conv(args[0], args[1], args[3], args[4], args[5], args[8] if len(args) > 8 else 1)
+
+
+def _eff_mm(args, out):
+    a, b = args[-2], args[-1]
+    return _nnz_dot((a != 0).sum(0), (b != 0).sum(1))
+
+
+def _eff_bmm(args, out):
+    a, b = args[-2], args[-1]
+    return _nnz_dot((a != 0).sum(1), (b != 0).sum(2))
+
+
+def _eff_sdpa(args, out):
+    q, k, v = args[:3]
+    qk = _nnz_dot((q != 0).sum(-2), (k != 0).sum(-2))
+    return qk + float((v != 0).sum(dtype=torch.float64)) * q.shape[-2]
+
+
+def _is_spikes(x: torch.Tensor) -> bool:
+    """Binary (or ternary) input: every value in {-1, 0, 1}, NeuroBench's test for a spike-driven op."""
+    return bool(((x == 0) | (x == 1) | (x == -1)).all())
+
+
+_EFFECTIVE: dict[Callable, Callable] = {}
+
 _HANDLERS: dict[Any, Callable] = {aten.convolution: _conv, aten.mm: _mm, aten.addmm: _mm, aten.bmm: _bmm,
                                   aten.baddbmm: _bmm}
 for _n in ("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
@@ -108,6 +168,7 @@ for _n in ("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_f
            "_scaled_dot_product_fused_attention_overrideable", "_scaled_dot_product_attention_math_for_mps"):
     if hasattr(aten, _n):
         _HANDLERS[getattr(aten, _n)] = _sdpa
+_EFFECTIVE.update({_conv: _eff_conv, _mm: _eff_mm, _bmm: _eff_bmm, _sdpa: _eff_sdpa})
 
 
 class _InAttention(TorchFunctionMode):
@@ -128,9 +189,12 @@ class _InAttention(TorchFunctionMode):
 
 
 class _Counter(TorchDispatchMode):
-    def __init__(self, stack: list[str], records: dict[str, LayerCount], kinds: dict[str, str], attn: _InAttention):
+    def __init__(self, stack: list[str], records: dict[str, LayerCount], kinds: dict[str, str], attn: _InAttention,
+                 effective: bool = False):
         super().__init__()
         self.stack, self.records, self.kinds, self.attn = stack, records, kinds, attn
+        self.effective = effective
+        self.unknown: set[str] = set()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
@@ -148,15 +212,26 @@ class _Counter(TorchDispatchMode):
                 rec.kind = "attention"
             rec.macs += macs
             rec.dense_macs += macs
+            if self.effective and name not in self.unknown:
+                eff = _EFFECTIVE[handler](args, out)
+                if eff is None:                          # one uncountable op: the layer's count is unknown
+                    self.unknown.add(name)
+                    rec.effective_macs = rec.effective_acs = None
+                else:
+                    x = args[-2] if handler in (_mm, _bmm) else args[0]
+                    spikes = _is_spikes(x)
+                    rec.effective_macs = (rec.effective_macs or 0.0) + (0.0 if spikes else eff)
+                    rec.effective_acs = (rec.effective_acs or 0.0) + (eff if spikes else 0.0)
             rec.mem_values += sum(_numel(a) for a in args) + _numel(out if isinstance(out, torch.Tensor)
                                                                      else out[0])
             rec.calls += 1
         return out
 
 
-def count_ops(root: nn.Module, fn: Callable[[], Any], prefix: str = "") -> list[LayerCount]:
+def count_ops(root: nn.Module, fn: Callable[[], Any], prefix: str = "", effective: bool = False) -> list[LayerCount]:
     """Run ``fn()`` (a forward pass through ``root``, typically on the ``meta`` device) and return the MACs of
-    every conv / linear / matmul / attention op per issuing module, in order of first use.
+    every conv / linear / matmul / attention op per issuing module, in order of first use. With ``effective``
+    (a real device, real inputs) also ``effective_macs`` / ``effective_acs`` (see the module doc).
 
     Ops issued by a module's own ``forward`` (not by a child) go to that module: a ``Linear`` -> kind ``linear``,
     attention inside an ``Attention`` module -> that module's name with kind ``attention``. ``params`` are the
@@ -176,7 +251,7 @@ def count_ops(root: nn.Module, fn: Callable[[], Any], prefix: str = "") -> list[
         handles.append(m.register_forward_hook(lambda mod, inp, out: stack.pop() and None))
     try:
         attn = _InAttention()
-        with torch.no_grad(), attn, _Counter(stack, records, kinds, attn):
+        with torch.no_grad(), attn, _Counter(stack, records, kinds, attn, effective):
             fn()
     finally:
         for h in handles:
@@ -221,7 +296,7 @@ def measure_stm(model: nn.Module, run: Callable[[], Any]) -> list[LayerCount]:
     over the B clips. Raises ``ValueError`` if a layer counted as spike-driven receives a non-binary input."""
     layers = stm_layers(model)
     acc = {name: LayerCount(name, partition="spiking", kind="conv-lif", input=kind,
-                            params=sum(p.numel() for p in layer.parameters()))
+                            params=sum(p.numel() for p in layer.parameters()), effective_macs=0.0, effective_acs=0.0)
            for name, layer, kind in layers}
     batch = []
 
@@ -242,6 +317,11 @@ def measure_stm(model: nn.Module, run: Callable[[], Any]) -> list[LayerCount]:
             rec.spikes += float(state.o.sum())
             rec.dense_macs += out_elems * per_out * n
             rec.calls += n
+            eff = effective_conv(x, conv.weight, conv.stride, conv.padding, conv.dilation, conv.groups)
+            if _is_spikes(x):
+                rec.effective_acs += eff
+            else:
+                rec.effective_macs += eff
             if kind == "analog":
                 rec.macs += out_elems * per_out * n
                 rec.mem_values += (x.numel() + w_values * n + u.numel())
@@ -265,7 +345,8 @@ def measure_stm(model: nn.Module, run: Callable[[], Any]) -> list[LayerCount]:
         return []
     clips = batch[0] if batch else 1
     for rec in acc.values():
-        for f in ("macs", "acs", "dense_macs", "spikes", "neuron_updates", "mem_values", "mem_spikes"):
+        for f in ("macs", "acs", "dense_macs", "spikes", "neuron_updates", "mem_values", "mem_spikes",
+                  "effective_macs", "effective_acs"):
             setattr(rec, f, getattr(rec, f) / clips)
         rec.calls //= clips
     return list(acc.values())

@@ -9,6 +9,11 @@ clip models, which take all T segments in one pass). The optional memory term - 
 and every result it writes, once, as 64-bit SRAM accesses (spikes as bits) - is its own column (``memory_j``),
 never part of ``energy_j`` (the paper leaves it out). Table 1 columns: Params (M), TFLOPs_ANN (MACs, 1e12),
 GFLOPs_Spike (ACs, 1e9), E_Total (J).
+
+Every layer carries two counts (see :mod:`.counter`): dense (``macs``, ``acs``: the paper's convention, zero inputs
+and padding included) and effective (``effective_macs``, ``effective_acs``: zero operands skipped, padding not
+counted, NeuroBench's definition). ``count`` (``dense`` by default, Table 1's convention) chooses which prices
+``energy_j`` and the Table 1 columns; both are always in the layers, totals, JSON, CSV and Markdown.
 """
 
 from __future__ import annotations
@@ -25,8 +30,14 @@ __all__ = ["EnergyReport", "REPORT_SCHEMA"]
 
 REPORT_SCHEMA = "neurocv.energy/1"
 _SUMS = ("macs", "acs", "dense_macs", "spikes", "neuron_updates")
-_CSV_COLS = ("name", "partition", "kind", "input", "params", "views", "macs", "acs", "spikes", "firing_rate",
-             "neuron_updates", "energy_j", "memory_j")
+_CSV_COLS = ("name", "partition", "kind", "input", "params", "views", "macs", "acs", "effective_macs",
+             "effective_acs", "spikes", "firing_rate", "neuron_updates", "energy_j", "memory_j")
+_EFFECTIVE = ("effective_macs", "effective_acs")
+COUNTS = ("dense", "effective")
+
+
+def _fmt_m(v) -> str:
+    return "-" if v is None else f"{v / 1e6:,.2f}"
 
 
 @dataclass
@@ -47,11 +58,40 @@ class EnergyReport:
     n_videos: int = 0
     paper: dict | None = None
     speed: dict = field(default_factory=lambda: {"torch_cpu_videos_per_s": None, "onnxruntime_videos_per_s": None})
+    count: str = "dense"                  # which counts price energy_j: "dense" (Table 1) | "effective"
+
+    def __post_init__(self):
+        from ..errors import ConfigError
+
+        if self.count not in COUNTS:
+            raise ConfigError(f"--count must be one of {', '.join(COUNTS)}, got {self.count!r}")
+        if self.count == "effective" and not self.has_effective:
+            raise ConfigError(f"{self.model}: no effective op counts here ({self.source}: they need a real forward "
+                              f"pass of one of our models); use --count dense")
+
+    @property
+    def has_effective(self) -> bool:
+        return bool(self.layers) and all(c.effective_macs is not None for c in self.layers)
+
+    def _ops(self, c: LayerCount) -> tuple[float, float]:
+        """``(MACs, ACs)`` of one view of ``c`` in the chosen convention."""
+        if self.count == "effective":
+            return c.effective_macs, c.effective_acs
+        return c.macs, c.acs
+
+    @property
+    def count_note(self) -> str:
+        if self.count == "effective":
+            return ("E_Total priced on effective counts (zero inputs skipped, padding not counted; NeuroBench's "
+                    "Effective_MACs / Effective_ACs); Table 1 of the paper uses dense counts (--count dense)")
+        return ("E_Total priced on dense counts (Table 1's convention: zero inputs and padding counted); "
+                "--count effective prices the effective counts (zero inputs skipped, as event-driven hardware)")
 
     # -- energy -----------------------------------------------------------------------------------------------
     def layer_energy_j(self, c: LayerCount, per_video: bool = True) -> float:
         p = self.profile
-        e = (c.macs * p.mac_pj + c.acs * p.ac_pj + c.neuron_updates * p.neuron_update_pj) * 1e-12
+        macs, acs = self._ops(c)
+        e = (macs * p.mac_pj + acs * p.ac_pj + c.neuron_updates * p.neuron_update_pj) * 1e-12
         return e * c.views if per_video else e
 
     def layer_memory_j(self, c: LayerCount, per_video: bool = True) -> float | None:
@@ -69,6 +109,8 @@ class EnergyReport:
             d = c.to_dict()
             for k in _SUMS + ("mem_values", "mem_spikes"):
                 d[k] = getattr(c, k) * c.views
+            for k in _EFFECTIVE:
+                d[k] = None if getattr(c, k) is None else getattr(c, k) * c.views
             d["energy_j"] = self.layer_energy_j(c)
             d["memory_j"] = self.layer_memory_j(c)
             rows.append(d)
@@ -78,6 +120,8 @@ class EnergyReport:
         """Sums over layers: per video (every layer x its views) or per view (one view of each stream)."""
         k = (lambda c: c.views) if per_video else (lambda c: 1.0)
         t = {s: sum(getattr(c, s) * k(c) for c in self.layers) for s in _SUMS}
+        for s in _EFFECTIVE:
+            t[s] = sum(getattr(c, s) * k(c) for c in self.layers) if self.has_effective else None
         t["params"] = self.params
         t["energy_j"] = sum(self.layer_energy_j(c, per_video) for c in self.layers)
         mem = [self.layer_memory_j(c, per_video) for c in self.layers]
@@ -92,9 +136,10 @@ class EnergyReport:
     def table1(self) -> dict:
         """The paper's Table 1 columns for one video."""
         t = self.totals()
+        macs, acs = (t["effective_macs"], t["effective_acs"]) if self.count == "effective" else (t["macs"], t["acs"])
         return {"views": f"{self.segments}x{self.crops}",
                 "params_m": None if self.params is None else self.params / 1e6,
-                "tflops_ann": t["macs"] / 1e12, "gflops_spike": t["acs"] / 1e9, "energy_j": t["energy_j"]}
+                "tflops_ann": macs / 1e12, "gflops_spike": acs / 1e9, "energy_j": t["energy_j"], "count": self.count}
 
     # -- outputs ----------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -105,6 +150,7 @@ class EnergyReport:
                 "protocol": {"segments": self.segments, "crops": self.crops, "views": self.views,
                              "input_size": list(self.input_size) if self.input_size else None},
                 "inputs": self.inputs, "n_videos": self.n_videos, "notes": [n for n in self.notes if n],
+                "count": self.count, "count_note": self.count_note,
                 "layers": self.layer_rows(), "per_view": self.totals(per_video=False), "total": total,
                 "table1": self.table1(), "paper": self.paper, "speed": self.speed}
 
@@ -119,7 +165,8 @@ class EnergyReport:
             w.writerow(r)
         t = self.totals()
         w.writerow({"name": "TOTAL (per video)", "params": self.params, "views": self.views,
-                    **{k: t[k] for k in ("macs", "acs", "spikes", "neuron_updates", "energy_j", "memory_j")},
+                    **{k: t[k] for k in ("macs", "acs", *_EFFECTIVE, "spikes", "neuron_updates", "energy_j",
+                                         "memory_j")},
                     "firing_rate": t["firing_rate"]})
         return buf.getvalue()
 
@@ -128,7 +175,7 @@ class EnergyReport:
             return "-" if v is None else format(v, fmt)
 
         ours = self.table1()
-        rows = [("this report", ours["views"], f(ours["params_m"], ".2f"), f(ours["tflops_ann"], ".4f"),
+        rows = [(f"this report ({self.count})", ours["views"], f(ours["params_m"], ".2f"), f(ours["tflops_ann"], ".4f"),
                  f(ours["gflops_spike"], ".3f"), f(ours["energy_j"], ".4f"))]
         if self.paper:
             p = self.paper
@@ -137,23 +184,26 @@ class EnergyReport:
         return rows
 
     def to_markdown(self, max_layers: int | None = None) -> str:
-        head = "| layer | part | input | params | MACs (M) | ACs (M) | spikes | rate | E (mJ) |"
+        head = ("| layer | part | input | params | MACs (M) | ACs (M) | eff. MACs (M) | eff. ACs (M) | spikes | rate "
+                "| E (mJ) |")
         show_mem = self.profile.sram_read_pj_per_64bit is not None
         lines = [f"**{self.model}** on `{self.profile.name}` - {self.segments} segments x {self.crops} crops "
                  f"({self.views} view(s)); inputs: {self.inputs}", "",
                  head + (" memory (mJ) |" if show_mem else ""),
-                 "|" + "---|" * (9 + show_mem)]
+                 "|" + "---|" * (11 + show_mem)]
         rows = self.layer_rows()
         for r in rows[:max_layers] if max_layers else rows:
             fr = r["firing_rate"]
             line = (f"| {r['name']} | {r['partition']} | {r['input']} | {r['params']:,} | {r['macs'] / 1e6:,.1f} | "
-                    f"{r['acs'] / 1e6:,.2f} | {r['spikes']:,.0f} | {'-' if fr is None else f'{fr:.3f}'} | "
+                    f"{r['acs'] / 1e6:,.2f} | {_fmt_m(r['effective_macs'])} | {_fmt_m(r['effective_acs'])} | "
+                    f"{r['spikes']:,.0f} | {'-' if fr is None else f'{fr:.3f}'} | "
                     f"{r['energy_j'] * 1e3:.3f} |")
             lines.append(line + (f" {r['memory_j'] * 1e3:.3f} |" if show_mem else ""))
         if max_layers and len(rows) > max_layers:
-            lines.append(f"| ... {len(rows) - max_layers} more layers | | | | | | | | |" + (" |" if show_mem else ""))
+            lines.append(f"| ... {len(rows) - max_layers} more layers | | | | | | | | | | |" + (" |" if show_mem else ""))
         lines += ["", "| | views | Params (M) | TFLOPs_ANN | GFLOPs_Spike | E_Total (J) |", "|---|---|---|---|---|---|"]
         lines += ["| " + " | ".join(r) + " |" for r in self._table1_rows()]
+        lines.append(f"\n{self.count_note}.")
         t = self.totals()
         if t["memory_j"] is not None:
             lines.append(f"\nMemory term (not in E_Total): {t['memory_j']:.4f} J per video.")
@@ -165,7 +215,8 @@ class EnergyReport:
 
         table = Table(title=f"{self.model} - {self.profile.name} - {self.segments}x{self.crops} "
                             f"({self.views} view(s) per video)", title_justify="left")
-        cols = ["layer", "part", "input", "params", "views", "MACs (M)", "ACs (M)", "spikes", "rate", "E (mJ)"]
+        cols = ["layer", "part", "input", "params", "views", "MACs (M)", "ACs (M)", "eff. MACs (M)", "eff. ACs (M)",
+                "spikes", "rate", "E (mJ)"]
         if memory:
             cols.append("memory (mJ)")
         for c in cols:
@@ -173,17 +224,21 @@ class EnergyReport:
         for r in self.layer_rows():
             fr = r["firing_rate"]
             cells = [r["name"], r["partition"], r["input"], f"{r['params']:,}", f"{r['views']:g}",
-                     f"{r['macs'] / 1e6:,.1f}", f"{r['acs'] / 1e6:,.2f}", f"{r['spikes']:,.0f}",
+                     f"{r['macs'] / 1e6:,.1f}", f"{r['acs'] / 1e6:,.2f}", _fmt_m(r["effective_macs"]),
+                     _fmt_m(r["effective_acs"]), f"{r['spikes']:,.0f}",
                      "-" if fr is None else f"{fr:.3f}", f"{r['energy_j'] * 1e3:.3f}"]
             if memory:
                 cells.append("-" if r["memory_j"] is None else f"{r['memory_j'] * 1e3:.3f}")
             table.add_row(*cells)
         console.print(table)
         summary = Table(title="totals", title_justify="left")
-        for c in ("", "MACs (G)", "ACs (G)", "spikes", "E (J)") + (("memory (J)",) if memory else ()):
+        for c in ("", "MACs (G)", "ACs (G)", "eff. MACs (G)", "eff. ACs (G)", "spikes", "E (J)") + (
+                ("memory (J)",) if memory else ()):
             summary.add_column(c, justify="right")
         for label, t in (("per view", self.totals(False)), ("per video", self.totals(True))):
-            cells = [label, f"{t['macs'] / 1e9:.3f}", f"{t['acs'] / 1e9:.4f}", f"{t['spikes']:,.0f}",
+            eff = ["-", "-"] if t["effective_macs"] is None else [f"{t['effective_macs'] / 1e9:.3f}",
+                                                                  f"{t['effective_acs'] / 1e9:.4f}"]
+            cells = [label, f"{t['macs'] / 1e9:.3f}", f"{t['acs'] / 1e9:.4f}", *eff, f"{t['spikes']:,.0f}",
                      f"{t['energy_j']:.4f}"]
             if memory:
                 cells.append("-" if t["memory_j"] is None else f"{t['memory_j']:.4f}")
@@ -195,7 +250,8 @@ class EnergyReport:
         for row in self._table1_rows():
             t1.add_row(*row)
         console.print(t1)
-        for note in [f"inputs: {self.inputs}", *self.notes, *(f"source: {s}" for s in self.profile.sources)]:
+        for note in [self.count_note, f"inputs: {self.inputs}", *self.notes,
+                     *(f"source: {s}" for s in self.profile.sources)]:
             if note:
                 console.print(f"[dim]{note}[/]", soft_wrap=True, highlight=False)
 

@@ -139,3 +139,44 @@ def test_from_run(tmp_path):
     path.write_text('{"schema": "other"}')
     with pytest.raises(Exception, match="not a neurocv ops file"):
         report_from_run(path, load_profile())
+
+
+def _effective_report(count: str) -> EnergyReport:
+    rep = _report()
+    for c, (m, a) in zip(rep.layers, ((2e5, 0.0), (0.0, 1.5e6), (9e8, 0.0))):
+        c.effective_macs, c.effective_acs = m, a
+    return EnergyReport(model="toy", source="torch", profile=rep.profile, layers=rep.layers, params=1234,
+                        segments=8, crops=2, views=2, input_size=(224, 224), inputs="test", count=count)
+
+
+def test_dense_and_effective_side_by_side():
+    dense, eff = _effective_report("dense"), _effective_report("effective")
+    # dense stays Table 1's convention; effective prices the zero-skipped counts
+    assert dense.totals()["energy_j"] == pytest.approx(_report().totals()["energy_j"])
+    assert eff.totals()["energy_j"] == pytest.approx(2 * ((2e5 + 9e8) * 4.6e-12 + 1.5e6 * 0.9e-12))
+    assert eff.table1()["tflops_ann"] == pytest.approx(2 * (2e5 + 9e8) / 1e12) and eff.table1()["count"] == "effective"
+    for rep in (dense, eff):
+        d = json.loads(rep.to_json())
+        assert d["total"]["effective_macs"] == pytest.approx(2 * (2e5 + 9e8)) and d["total"]["macs"] == 2 * 1.001e9
+        assert d["layers"][1]["effective_acs"] == 3e6 and d["count"] == rep.count and "E_Total priced on" in \
+            d["count_note"]
+        rows = list(csv.DictReader(io.StringIO(rep.to_csv())))
+        assert float(rows[-1]["effective_acs"]) == 3e6 and float(rows[0]["effective_macs"]) == 4e5
+        md = rep.to_markdown()
+        table = [line for line in md.splitlines() if line.startswith("|")]
+        assert len({line.count("|") for line in table[:5]}) == 1 and "eff. MACs (M)" in md
+        assert f"this report ({rep.count})" in md and f"priced on {rep.count} counts" in md
+    with pytest.raises(Exception, match="no effective op counts"):
+        EnergyReport(model="toy", source="card", profile=dense.profile, layers=_report().layers, params=1,
+                     segments=8, crops=1, views=1, input_size=None, inputs="", count="effective")
+
+
+def test_cli_count_option(capsys):
+    for argv, needle in ((["energy", "cv-c3d", "--count", "effective"], "only dense counts there"),
+                         (["energy", "cv-c3d", "--count", "sparse"], "--count must be dense or effective")):
+        code, cap = _cli(argv, capsys)
+        lines = cap.err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and needle in lines[0]
+    main(["energy", "cv-c3d", "--segments", "2"])
+    out = capsys.readouterr().out
+    assert "E_Total priced on dense counts" in " ".join(out.split())
