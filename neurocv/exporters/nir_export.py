@@ -31,6 +31,7 @@ defaults for neuron nodes; see tests/exporters/test_nir.py, exact to float32 rou
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -38,9 +39,10 @@ import numpy as np
 
 from .._io import atomic_path
 from ..errors import ExportError
-from ..hardware.stm_spec import FORMAT, STMLayerSpec, STMSpec, layer_shapes, load_stm_spec
+from ..hardware.stm_spec import FORMAT, FORMAT_LIF, LIF_DT_S, STMLayerSpec, STMSpec, layer_shapes, load_stm_spec
 
-__all__ = ["stm_to_spec", "spec_to_nir", "stm_to_nir", "write_stm_nir", "compare_graphs"]
+__all__ = ["stm_to_spec", "spec_to_nir", "lif_spec_to_nir", "lif_tau_gain", "stm_to_nir", "write_stm_nir",
+           "compare_graphs"]
 
 
 def stm_to_spec(stm, input_shape: Sequence[int], dt_s: float = 1e-3, names: Sequence[str] | None = None,
@@ -61,21 +63,81 @@ def stm_to_spec(stm, input_shape: Sequence[int], dt_s: float = 1e-3, names: Sequ
                 or conv.padding[0] != conv.padding[1] or isinstance(conv.padding, str):
             raise ExportError(f"layer {lname}: only square, ungrouped, undilated convs export "
                               f"(stride {conv.stride}, padding {conv.padding}, groups {conv.groups})")
-        p = layer.neuron.params()
+        kind = getattr(layer, "kind", "stm")
+        if kind == "li":
+            v_th, leak = math.inf, float(layer.neuron.leak().detach().float())
+        else:
+            p = layer.neuron.params()
+            v_th, leak = float(p.v_th.detach().float()), float(p.leak.detach().float())
         bias = conv.bias.detach() if conv.bias is not None else conv.weight.new_zeros(conv.out_channels)
         specs.append(STMLayerSpec(name=lname, weight=conv.weight.detach().float().cpu().numpy().copy(),
                                   bias=bias.float().cpu().numpy().copy(), stride=int(conv.stride[0]),
-                                  padding=int(conv.padding[0]), v_th=float(p.v_th.detach().float()),
-                                  leak=float(p.leak.detach().float()), input="analog" if k == 0 else "spikes"))
+                                  padding=int(conv.padding[0]), v_th=v_th, leak=leak,
+                                  input="analog" if k == 0 else "spikes", neuron=kind))
+    if specs[0].neuron == "lif":
+        dt_s = LIF_DT_S      # the portable graphs are written for snnTorch's fixed dt (docs/nir.md)
     return STMSpec(name=name, input_shape=tuple(int(v) for v in input_shape), dt_s=float(dt_s), layers=tuple(specs))
 
 
+def lif_tau_gain(leak: float, dt_s: float) -> tuple[float, float]:
+    """``(tau_s, gain)`` of a NIR LIF/LI node with ``r = 1`` for the per-step leak ``lambda``: ``tau = dt / (1 -
+    lambda)`` (float64, so that ``float32(1 - dt/tau)`` is ``lambda`` again) and the input gain ``dt/tau * r =
+    1 - lambda`` that the folded weights ``W / (1 - lambda)`` undo."""
+    lam = np.float64(np.float32(leak))
+    tau = dt_s / (1.0 - lam)
+    return float(tau), float(dt_s / tau)
+
+
+def lif_spec_to_nir(spec: STMSpec):
+    """The portable NIR graph of a hardware-native STM (``spec.neuron == "lif"``): standard nodes only.
+
+    ``Input -> name.conv (Conv2d) -> name.lif (LIF) -> ... -> last.conv -> last.lif (or last.li, LI) -> Output``;
+    ``r = 1``, ``v_leak = v_reset = 0``, ``tau = dt / (1 - lambda)`` with ``dt`` = :data:`LIF_DT_S` and the conv
+    weights and bias divided by ``1 - lambda`` (r folded into the weights: norse ignores ``r``). See docs/nir.md.
+    """
+    import nir
+
+    nodes = {"input": nir.Input(input_type={"input": np.array(spec.input_shape)})}
+    edges = []
+    prev = "input"
+    h, w = spec.input_shape[1:]
+    for layer, shape in zip(spec.layers, layer_shapes(spec)):
+        n = layer.name
+        tau, gain = lif_tau_gain(layer.leak, spec.dt_s)
+        nodes[f"{n}.conv"] = nir.Conv2d(input_shape=(h, w),
+                                        weight=(layer.weight.astype(np.float64) / gain).astype(np.float32),
+                                        stride=layer.stride, padding=layer.padding, dilation=1, groups=1,
+                                        bias=(layer.bias.astype(np.float64) / gain).astype(np.float32))
+        common = dict(tau=np.full(shape, tau), r=np.ones(shape), v_leak=np.zeros(shape))
+        if layer.neuron == "lif":
+            key = f"{n}.lif"
+            nodes[key] = nir.LIF(**common, v_threshold=np.full(shape, np.float64(np.float32(layer.v_th))),
+                                 v_reset=np.zeros(shape))
+        else:
+            key = f"{n}.li"
+            nodes[key] = nir.LI(**common)
+        edges += [(prev, f"{n}.conv"), (f"{n}.conv", key)]
+        prev = key
+        h, w = shape[1:]
+    nodes["output"] = nir.Output(output_type={"output": np.array(spec.output_shape)})
+    edges.append((prev, "output"))
+    layout = {"name": spec.name, "input_shape": list(spec.input_shape), "layers": [l.name for l in spec.layers],
+              "neuron": "v' = lambda*v + I; o = v' > v_th; v = 0 if o else v' (lambda = 1 - dt/tau)",
+              "output": spec.readout, "weights": "conv weight and bias divided by dt/tau (r = 1 folded in)",
+              "delay": "none: the graph is evaluated once per time step, input to output"}
+    meta = {"format": FORMAT_LIF, "dt_s": float(spec.dt_s), "reset": "zero", "layout": json.dumps(layout)}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+
+
 def spec_to_nir(spec: STMSpec):
-    """The NIR graph (module docstring) of an :class:`STMSpec`."""
+    """The NIR graph of an :class:`STMSpec`: the paper's STM as the LI + Threshold + Scale loop (module docstring),
+    a hardware-native one (``neuron="lif"``) as the portable Conv2d -> LIF chain of :func:`lif_spec_to_nir`."""
     import nir
 
     if not spec.dt_s > 0:
         raise ExportError(f"dt_s must be > 0, got {spec.dt_s}")
+    if spec.neuron == "lif":
+        return lif_spec_to_nir(spec)
     nodes = {"input": nir.Input(input_type={"input": np.array(spec.input_shape)})}
     edges = []
     prev = "input"

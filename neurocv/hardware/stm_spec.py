@@ -10,7 +10,17 @@ An STM is a stack of Conv-LIF layers (see :mod:`neurocv.models.stm`). Layer l at
     o_l[t] = 1 if u_l[t] > v_th_l else 0         (strictly greater)
 
 with ``u_l[-1] = o_l[-1] = 0`` at the start of every clip. The STM's output is the last layer's analog membrane
-``u_L[t]``. Shapes: input ``(T, C, H, W)``, output ``(T, C_L, H_L, W_L)``; one time step is one sampled segment and
+``u_L[t]``.
+
+A hardware-native STM (``neuron="lif"``, :func:`neurocv.dynamics.lif_update`) has ``neuron="lif"`` layers::
+
+    v'_l[t] = lambda_l * v_l[t-1] + I_l[t];   o_l[t] = 1 if v'_l[t] > v_th_l else 0;   v_l[t] = v'_l[t] (1 - o_l[t])
+
+and hands on the last layer's spikes ``o_L[t]`` (``readout="spikes"``) or, when its last layer is a leaky
+integrator (``neuron="li"``: ``v_L[t] = lambda_L v_L[t-1] + I_L[t]``, no threshold), that membrane
+(``readout="li"``). Every update is the one in :mod:`neurocv.dynamics` (the torch model uses the same functions).
+
+Shapes: input ``(T, C, H, W)``, output ``(T, C_L, H_L, W_L)``; one time step is one sampled segment and
 lasts ``dt_s`` seconds on the NIR side (the dynamics do not depend on it: lambda is a per-step factor).
 
 Operation counts (``counts["layers"]``, one dict per layer, totals over the T steps of one clip):
@@ -24,24 +34,32 @@ Operation counts (``counts["layers"]``, one dict per layer, totals over the T st
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..dynamics import heaviside_numpy, li_update, lif_update, stm_update
 from ..errors import ExportError
 
-__all__ = ["STMLayerSpec", "STMSpec", "FORMAT", "load_stm_spec", "simulate_numpy", "conv2d_numpy", "fanout_map",
-           "layer_shapes", "empty_counts"]
+__all__ = ["STMLayerSpec", "STMSpec", "FORMAT", "FORMAT_LIF", "LIF_DT_S", "load_stm_spec", "simulate_numpy",
+           "conv2d_numpy", "fanout_map", "layer_shapes", "empty_counts", "LAYER_NEURONS"]
 
-FORMAT = "neurocv.stm-nir/1"   # graph.metadata["format"] written by neurocv.exporters.nir_export
+FORMAT = "neurocv.stm-nir/1"   # graph.metadata["format"] of the paper's STM (LI + Threshold + Scale loop)
+FORMAT_LIF = "neurocv.lif-nir/1"   # graph.metadata["format"] of a portable Conv2d -> LIF graph (neuron="lif")
+#: dt of the portable LIF graphs: snnTorch's importer assumes 1e-4 s, so tau is written for it (docs/nir.md)
+LIF_DT_S = 1e-4
+#: a layer's neuron: the paper's STM, the hardware LIF (hard reset), or a leaky-integrator readout (no threshold)
+LAYER_NEURONS = ("stm", "lif", "li")
 
 
 @dataclass(frozen=True)
 class STMLayerSpec:
-    """One Conv-LIF layer. ``weight`` float32 ``(C_out, C_in, k, k)`` in torch layout (cross-correlation),
+    """One Conv-neuron layer. ``weight`` float32 ``(C_out, C_in, k, k)`` in torch layout (cross-correlation),
     ``bias`` float32 ``(C_out,)``; ``v_th`` > 0 and ``leak`` = lambda in [0, 1) are the float32 values of the
-    torch model; ``input`` is ``"analog"`` (first layer) or ``"spikes"``."""
+    torch model; ``input`` is ``"analog"`` (first layer) or ``"spikes"``; ``neuron`` is ``"stm"`` (subtractive
+    reset), ``"lif"`` (hard reset to 0) or ``"li"`` (no threshold: ``v_th`` is ``inf``)."""
 
     name: str
     weight: np.ndarray
@@ -51,6 +69,7 @@ class STMLayerSpec:
     v_th: float
     leak: float
     input: str = "spikes"
+    neuron: str = "stm"
 
     def __post_init__(self):
         w = np.asarray(self.weight)
@@ -60,6 +79,10 @@ class STMLayerSpec:
             raise ValueError(f"layer {self.name}: bias must be ({w.shape[0]},), got {np.asarray(self.bias).shape}")
         if self.input not in ("analog", "spikes"):
             raise ValueError(f"layer {self.name}: input must be 'analog' or 'spikes', got {self.input!r}")
+        if self.neuron not in LAYER_NEURONS:
+            raise ValueError(f"layer {self.name}: neuron must be one of {LAYER_NEURONS}, got {self.neuron!r}")
+        if self.neuron == "li" and self.v_th != math.inf:
+            raise ValueError(f"layer {self.name}: an 'li' layer has no threshold (v_th = inf), got {self.v_th}")
         if not self.v_th > 0 or not 0 <= self.leak < 1 or self.stride < 1 or self.padding < 0:
             raise ValueError(f"layer {self.name}: need v_th > 0, 0 <= leak < 1, stride >= 1, padding >= 0; got "
                              f"v_th={self.v_th}, leak={self.leak}, stride={self.stride}, padding={self.padding}")
@@ -85,7 +108,8 @@ class STMLayerSpec:
 @dataclass(frozen=True)
 class STMSpec:
     """An STM: ``name`` (e.g. ``"mv"``), ``input_shape`` ``(C, H, W)``, ``dt_s`` (seconds per time step, NIR
-    metadata only) and its layers, first to last."""
+    metadata only) and its layers, first to last. Either every layer is ``"stm"``, or every layer is ``"lif"``
+    except perhaps the last, an ``"li"`` readout (see :attr:`neuron`, :attr:`readout`)."""
 
     name: str
     input_shape: tuple[int, int, int]
@@ -95,14 +119,32 @@ class STMSpec:
     def __post_init__(self):
         if not self.layers:
             raise ValueError(f"STM {self.name}: no layers")
+        kinds = [layer.neuron for layer in self.layers]
+        body = kinds[:-1] if kinds[-1] == "li" else kinds
+        if not body or len(set(body)) != 1 or (body[0] == "stm" and kinds[-1] == "li"):
+            raise ValueError(f"STM {self.name}: layers must be all 'stm', or all 'lif' with perhaps a last 'li' "
+                             f"readout; got {kinds}")
         shapes = layer_shapes(self)   # validates channel chaining
         if min(min(s) for s in shapes) < 1:
             raise ValueError(f"STM {self.name}: input {self.input_shape} too small for its layers ({shapes})")
 
     @property
     def output_shape(self) -> tuple[int, int, int]:
-        """``(C_L, H_L, W_L)`` of the last layer's membrane."""
+        """``(C_L, H_L, W_L)`` of the last layer's output (membrane or spikes)."""
         return layer_shapes(self)[-1]
+
+    @property
+    def neuron(self) -> str:
+        """``"stm"`` (the paper's neuron) or ``"lif"`` (hardware-native, hard reset)."""
+        return self.layers[0].neuron
+
+    @property
+    def readout(self) -> str:
+        """What the STM hands on: ``"membrane"`` (STM: last layer's ``u``), ``"spikes"`` (LIF: last layer's
+        spikes) or ``"li"`` (LIF with a last leaky-integrator layer: its membrane)."""
+        if self.neuron == "stm":
+            return "membrane"
+        return "li" if self.layers[-1].neuron == "li" else "spikes"
 
 
 def layer_shapes(spec: STMSpec) -> list[tuple[int, int, int]]:
@@ -172,10 +214,13 @@ def check_input(spec: STMSpec, x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32, copy=False)
 
 
-def simulate_numpy(spec: STMSpec, x: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Run one clip from rest in float32: ``x (T, C, H, W)`` -> ``(u (T, C_L, H_L, W_L) float32, counts)``.
+def simulate_numpy(spec: STMSpec, x: np.ndarray, trace: dict | None = None) -> tuple[np.ndarray, dict]:
+    """Run one clip from rest in float32: ``x (T, C, H, W)`` -> ``(y (T, C_L, H_L, W_L) float32, counts)``.
 
-    The update is evaluated as ``(I + lambda * u) - v_th * o`` in float32, the order torch uses.
+    ``y`` is the STM's output (:attr:`STMSpec.readout`). The updates are the functions of :mod:`neurocv.dynamics`
+    on float32 arrays, in the order torch evaluates them. If ``trace`` is a dict it receives ``"membrane"`` and
+    ``"spikes"``: one float32 array ``(T, C_l, H_l, W_l)`` per layer (``u`` for STM layers, ``v`` after the reset
+    for LIF layers, ``v`` for an LI layer; an LI layer's spikes are all zero).
     """
     x = check_input(spec, x)
     steps = x.shape[0]
@@ -185,19 +230,33 @@ def simulate_numpy(spec: STMSpec, x: np.ndarray) -> tuple[np.ndarray, dict]:
     fan = [fanout_map(layer, *hw) for layer, hw in zip(spec.layers, in_hw)]
     state = [(np.zeros(s, np.float32), np.zeros(s, np.float32)) for s in shapes]
     out = np.empty((steps, *shapes[-1]), np.float32)
+    if trace is not None:
+        trace["membrane"] = [np.empty((steps, *s), np.float32) for s in shapes]
+        trace["spikes"] = [np.empty((steps, *s), np.float32) for s in shapes]
     for t in range(steps):
         h = x[t]
         for k, layer in enumerate(spec.layers):
             if layer.input == "spikes":
                 counts["layers"][k]["acs"] += float(layer.out_channels * (h.sum(0) * fan[k]).sum())
             cur = conv2d_numpy(h, layer.weight, layer.bias, layer.stride, layer.padding)
-            u_prev, o_prev = state[k]
-            u = cur + np.float32(layer.leak) * u_prev - np.float32(layer.v_th) * o_prev
-            o = (u > np.float32(layer.v_th)).astype(np.float32)
-            state[k] = (u, o)
+            v_prev, o_prev = state[k]
+            leak, v_th = np.float32(layer.leak), np.float32(layer.v_th)
+            if layer.neuron == "stm":
+                v, o = stm_update(cur, v_prev, o_prev, leak, v_th, heaviside_numpy)
+                y = v
+            elif layer.neuron == "lif":
+                o, v = lif_update(cur, v_prev, leak, v_th, heaviside_numpy)
+                y = o
+            else:
+                v = y = li_update(cur, v_prev, leak)
+                o = np.zeros_like(v)
+            state[k] = (v, o)
             counts["layers"][k]["spikes"] += float(o.sum())
+            if trace is not None:
+                trace["membrane"][k][t] = v
+                trace["spikes"][k][t] = o
             h = o
-        out[t] = state[-1][0]
+        out[t] = y
     for entry, macs in zip(counts["layers"], analog_macs(spec, steps)):
         entry["macs"] = macs
         entry["neuron_updates"] = float(entry["neurons"] * steps)
@@ -220,8 +279,75 @@ def _uniform(arr, what: str, path) -> float:
     return float(a.flat[0])
 
 
+def _read_layout(meta: dict, path) -> tuple[float, list[str], tuple[int, ...], str, dict]:
+    try:
+        info = json.loads(meta["layout"])
+        return (float(meta["dt_s"]), list(info["layers"]), tuple(int(v) for v in info["input_shape"]),
+                str(info["name"]), info)
+    except (KeyError, ValueError, TypeError) as e:
+        _fail(path, f"metadata is incomplete ({e})")
+
+
+def _load_lif(graph, meta: dict, path) -> STMSpec:
+    """The :class:`STMSpec` of a portable Conv2d -> LIF (-> LI) graph (``FORMAT_LIF``): the weights are unfolded
+    (``W = W_nir * r * dt / tau``, float64 then float32), so the spec reproduces the file's dynamics to float32
+    rounding, not necessarily bit for bit the torch model it was exported from."""
+    import nir
+
+    dt_s, names, input_shape, spec_name, _ = _read_layout(meta, path)
+    edges = {tuple(e) for e in graph.edges}
+    layers = []
+    prev = "input"
+    for k, name in enumerate(names):
+        conv = graph.nodes.get(f"{name}.conv")
+        last = k == len(names) - 1
+        neuron_key = f"{name}.lif" if f"{name}.lif" in graph.nodes else f"{name}.li"
+        node = graph.nodes.get(neuron_key)
+        if not isinstance(conv, nir.Conv2d):
+            _fail(path, f"layer {name}: node {name}.conv missing or not nir.Conv2d")
+        if not (isinstance(node, nir.LIF) or (last and isinstance(node, nir.LI))):
+            _fail(path, f"layer {name}: node {name}.lif missing or not nir.LIF (nir.LI only as the last layer)")
+        for edge in ((prev, f"{name}.conv"), (f"{name}.conv", neuron_key)):
+            if edge not in edges:
+                _fail(path, f"layer {name}: edge {edge} missing (expected a Conv2d -> LIF chain)")
+        prev = neuron_key
+        stride, padding = np.atleast_1d(conv.stride), np.atleast_1d(conv.padding)
+        if isinstance(conv.padding, str) or len(set(stride.tolist())) != 1 or len(set(padding.tolist())) != 1:
+            _fail(path, f"layer {name}: only square stride/padding supported, got {conv.stride}, {conv.padding}")
+        tau = _uniform(node.tau, f"layer {name}: tau", path)
+        r = _uniform(node.r, f"layer {name}: r", path)
+        if _uniform(node.v_leak, f"layer {name}: v_leak", path) != 0.0:
+            _fail(path, f"layer {name}: v_leak must be 0")
+        if not tau >= dt_s:
+            _fail(path, f"layer {name}: tau {tau} s is shorter than dt {dt_s} s (forward Euler needs tau >= dt)")
+        if isinstance(node, nir.LIF):
+            if _uniform(node.v_reset, f"layer {name}: v_reset", path) != 0.0:
+                _fail(path, f"layer {name}: v_reset must be 0 (hard reset to 0)")
+            v_th, kind = float(np.float32(_uniform(node.v_threshold, f"layer {name}: v_threshold", path))), "lif"
+        else:
+            v_th, kind = math.inf, "li"
+        gain = r * dt_s / tau
+        leak = float(np.float32(1.0 - dt_s / tau))
+        bias = conv.bias if conv.bias is not None else np.zeros(np.asarray(conv.weight).shape[0])
+        try:
+            weight = (np.asarray(conv.weight, np.float64) * gain).astype(np.float32)
+            layers.append(STMLayerSpec(name=name, weight=weight,
+                                       bias=(np.asarray(bias, np.float64) * gain).astype(np.float32),
+                                       stride=int(stride[0]), padding=int(padding[0]), v_th=v_th, leak=leak,
+                                       input="analog" if k == 0 else "spikes", neuron=kind))
+        except ValueError as e:
+            _fail(path, str(e))
+    if (prev, "output") not in edges:
+        _fail(path, f"edge ({prev!r}, 'output') missing")
+    try:
+        return STMSpec(name=spec_name, input_shape=input_shape, dt_s=dt_s, layers=tuple(layers))
+    except ValueError as e:
+        _fail(path, str(e))
+
+
 def load_stm_spec(nir_path: str | Path) -> STMSpec:
-    """Rebuild an :class:`STMSpec` from a ``.nir`` file written by ``write_stm_nir``.
+    """Rebuild an :class:`STMSpec` from a ``.nir`` file written by ``write_stm_nir``: the paper's STM
+    (``FORMAT``, LI + Threshold + Scale loop) or a portable hardware-native one (``FORMAT_LIF``, Conv2d -> LIF).
 
     Raises :class:`~neurocv.errors.ExportError` naming the file for a missing, corrupt or truncated file, or a graph
     that is not a neurocv STM (wrong node types, non-uniform threshold, reset that is not ``-v_th``, ...).
@@ -237,16 +363,12 @@ def load_stm_spec(nir_path: str | Path) -> STMSpec:
         _fail(path, f"not a readable NIR file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
                     f"re-export it with `neurocv export`")
     meta = graph.metadata or {}
+    if meta.get("format") == FORMAT_LIF:
+        return _load_lif(graph, meta, path)
     if meta.get("format") != FORMAT:
-        _fail(path, f"not a neurocv STM graph (metadata format {meta.get('format')!r}, expected {FORMAT!r})")
-    try:
-        info = json.loads(meta["layout"])
-        dt_s = float(meta["dt_s"])
-        names = list(info["layers"])
-        input_shape = tuple(int(v) for v in info["input_shape"])
-        spec_name = str(info["name"])
-    except (KeyError, ValueError, TypeError) as e:
-        _fail(path, f"metadata is incomplete ({e})")
+        _fail(path, f"not a neurocv STM graph (metadata format {meta.get('format')!r}, expected {FORMAT!r} or "
+                    f"{FORMAT_LIF!r})")
+    dt_s, names, input_shape, spec_name, _ = _read_layout(meta, path)
     layers = []
     for k, name in enumerate(names):
         nodes = {part: graph.nodes.get(f"{name}.{part}") for part in ("conv", "li", "threshold", "reset")}

@@ -14,6 +14,11 @@ Ablation switches (paper Tables 3-4):
   mixer), ``"cross"`` (one per modality whose attention reads only the other modalities' tokens).
 * ``stm`` - ``"stm"`` (one STM per P-modality), ``"none"`` (stateless per-frame convs), ``"common"`` (one STM
   shared by MV and R), ``"lstm"`` (ConvLSTM), ``"fixed"`` (STM with fixed ``v_th``, ``lambda``).
+* ``neuron`` - the spiking neuron of the STM kinds (``stm``, ``common``, ``fixed``): ``"stm"`` (the paper's:
+  subtractive reset, analog membrane out; default) or ``"lif"`` (hardware-native: hard reset to 0, the neuron of
+  Loihi's CUBA, Lava's ``LIF`` and NIR's ``LIF``; exports to NIR files norse / snnTorch / nirtorch read).
+  ``lif_readout`` - what a LIF STM hands to the network: ``"spikes"`` (the last layer's spikes; default) or
+  ``"li"`` (its last layer is a leaky integrator without threshold whose membrane is read). Ignored for ``"stm"``.
 * ``accumulate`` - recorded only: the data pipeline decides whether P-frames are accumulated.
 * ``mixer`` / ``skips`` / ``rrdb`` - Multi-Modal Mixer on/off, STM skip connections into Conv fusion, RRDB.
   With ``mixer=False`` the transformer tokens are pooled directly and ``skips``/``rrdb`` have no effect.
@@ -34,13 +39,15 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["ModelConfig", "MODALITIES", "ORDERS", "ENCODERS", "STMS", "POOLS"]
+__all__ = ["ModelConfig", "MODALITIES", "ORDERS", "ENCODERS", "STMS", "POOLS", "NEURONS", "LIF_READOUTS"]
 
 MODALITIES = ("i", "mv", "r")
 ORDERS = ("T-LS-GS", "LS-GS-T", "LS-T-GS")
 ENCODERS = ("unified", "separate", "cross")
 STMS = ("stm", "none", "common", "lstm", "fixed")
 POOLS = ("gap", "cls")
+NEURONS = ("stm", "lif")
+LIF_READOUTS = ("spikes", "li")
 _TUPLE_FIELDS = ("input_size", "stm_channels", "stm_strides", "modalities")
 
 
@@ -76,6 +83,8 @@ class ModelConfig:
     order: str = "T-LS-GS"
     encoder: str = "unified"
     stm: str = "stm"
+    neuron: str = "stm"
+    lif_readout: str = "spikes"
     accumulate: bool = True
     mixer: bool = True
     skips: bool = True
@@ -124,9 +133,16 @@ class ModelConfig:
         for name in ("accumulate", "mixer", "skips", "rrdb"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        for name, allowed in (("order", ORDERS), ("encoder", ENCODERS), ("stm", STMS), ("pool", POOLS)):
+        for name, allowed in (("order", ORDERS), ("encoder", ENCODERS), ("stm", STMS), ("pool", POOLS),
+                              ("neuron", NEURONS), ("lif_readout", LIF_READOUTS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.neuron == "lif" and self.stm in ("none", "lstm"):
+            raise ConfigError(f"neuron='lif' needs a spiking temporal modulator (stm in 'stm', 'common', 'fixed'), "
+                              f"got stm={self.stm!r}")
+        if self.neuron == "lif" and self.lif_readout == "li" and len(self.stm_channels) < 2:
+            raise ConfigError(f"lif_readout='li' turns the last STM layer into a leaky integrator: needs at least 2 "
+                              f"layers, got stm_channels={self.stm_channels}")
         if self.dim % self.heads:
             raise ConfigError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
         if not self.mlp_ratio > 0:

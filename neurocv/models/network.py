@@ -61,7 +61,8 @@ class CompressedVideoTransformer(nn.Module):
             t_channels, t_strides = cfg.stm_channels, cfg.stm_strides
         else:  # the modulator works on D-channel token maps, at token resolution
             t_channels, t_strides = (*cfg.stm_channels[:-1], d), (1,) * n_layers
-        kw = dict(v_th=cfg.v_th, leak=cfg.leak, width=cfg.surrogate_width)
+        kw = dict(v_th=cfg.v_th, leak=cfg.leak, width=cfg.surrogate_width, neuron=cfg.neuron,
+                  readout=cfg.lif_readout)
         self.temporal = nn.ModuleDict()
         if pm and cfg.stm == "common":
             self.temporal["p"] = build_temporal_modulator(cfg.stm, 3 if self.early else d, t_channels, t_strides,

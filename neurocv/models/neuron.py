@@ -18,6 +18,11 @@ the derivative of ``1/pi * arctan(pi/2 * gamma * x) + 1/2`` (peak ``gamma/2`` at
 
 ``lambda`` stays in (0, 1) as ``sigmoid(raw_leak)`` and ``v_th`` stays positive as ``softplus(raw_v_th)``; both are
 one scalar per layer, learned (``nn.Parameter``) or fixed (buffers, the "fixed v_th, lambda" ablation).
+
+The hardware-native alternative (``ModelConfig.neuron = "lif"``) is :class:`LIFNeuron`: the same parameters, a hard
+reset to 0 and binary spikes as output (Loihi / Lava / NIR ``LIF``); :class:`LINeuron` is its threshold-free
+leaky-integrator readout. The arithmetic of all three steps lives in :mod:`neurocv.dynamics`, shared with the numpy
+reference and the simulator adapters; the functions here only add the surrogate gradient and the state tuples.
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..dynamics import li_update, lif_update, stm_update
+
 __all__ = ["STMState", "STMParams", "ArctanHeaviside", "heaviside", "arctan_surrogate_grad", "stm_step",
-           "STMNeuron", "set_surrogate"]
+           "STMNeuron", "set_surrogate", "LIFState", "lif_step", "LIFNeuron", "LIState", "li_step", "LINeuron"]
 
 DEFAULT_WIDTH = 100.0
 
@@ -40,6 +47,20 @@ class STMState(NamedTuple):
 
     u: torch.Tensor
     o: torch.Tensor
+
+
+class LIFState(NamedTuple):
+    """State of one layer of LIF neurons: membrane ``v`` after the reset and last spike ``o`` (kept for counting;
+    the dynamics do not read it), both shaped like the input."""
+
+    v: torch.Tensor
+    o: torch.Tensor
+
+
+class LIState(NamedTuple):
+    """State of one layer of leaky integrators: membrane ``v``."""
+
+    v: torch.Tensor
 
 
 class STMParams(NamedTuple):
@@ -90,9 +111,24 @@ def stm_step(x: torch.Tensor, state: STMState | None, params: STMParams, surroga
     if state is None:
         zero = torch.zeros_like(x)
         state = STMState(zero, zero)
-    u = x + params.leak * state.u - params.v_th * state.o
-    o = heaviside(u - params.v_th, surrogate, width)
+    u, o = stm_update(x, state.u, state.o, params.leak, params.v_th, lambda d: heaviside(d, surrogate, width))
     return u, STMState(u, o)
+
+
+def lif_step(x: torch.Tensor, state: LIFState | None, params: STMParams, surrogate: bool = True,
+             width: float = DEFAULT_WIDTH) -> tuple[torch.Tensor, LIFState]:
+    """One LIF step for input current ``x`` (:func:`neurocv.dynamics.lif_update`: ``v' = lambda v + x``,
+    ``o = H(v' - v_th)``, ``v = v' (1 - o)``). Returns ``(o, LIFState(v, o))``; ``state=None`` is rest (``v = 0``).
+    The reset uses the detached spike (no surrogate gradient through the reset)."""
+    v = torch.zeros_like(x) if state is None else state.v
+    o, v = lif_update(x, v, params.leak, params.v_th, lambda d: heaviside(d, surrogate, width), torch.Tensor.detach)
+    return o, LIFState(v, o)
+
+
+def li_step(x: torch.Tensor, state: LIState | None, leak: torch.Tensor) -> tuple[torch.Tensor, LIState]:
+    """One leaky-integrator step ``v = lambda v + x``; returns ``(v, LIState(v))``."""
+    v = li_update(x, torch.zeros_like(x) if state is None else state.v, leak)
+    return v, LIState(v)
 
 
 def _inv_softplus(y: float) -> float:
@@ -105,6 +141,8 @@ class STMNeuron(nn.Module):
     ``learnable=False`` stores them as buffers (fixed). ``surrogate`` is a switch, not state: set it False (or call
     :func:`set_surrogate`) before export. ``forward(x, state) -> (u, state)``.
     """
+
+    kind = "stm"
 
     def __init__(self, v_th: float = 1.0, leak: float = 0.5, learnable: bool = True,
                  width: float = DEFAULT_WIDTH, surrogate: bool = True):
@@ -138,8 +176,46 @@ class STMNeuron(nn.Module):
                 f"width={self.width:g}, surrogate={self.surrogate}")
 
 
+class LIFNeuron(STMNeuron):
+    """Thin shell around :func:`lif_step`: the same learned (or fixed) ``v_th`` and ``lambda`` as
+    :class:`STMNeuron`, hard reset, ``forward(x, state) -> (o, LIFState)`` (spikes out)."""
+
+    kind = "lif"
+
+    def forward(self, x: torch.Tensor, state: LIFState | None = None) -> tuple[torch.Tensor, LIFState]:
+        return lif_step(x, state, self.params(), self.surrogate, self.width)
+
+
+class LINeuron(nn.Module):
+    """Thin shell around :func:`li_step` (a readout: no threshold, no spikes) holding ``lambda`` =
+    ``sigmoid(raw_leak)``, learned or fixed. ``forward(x, state) -> (v, LIState)``."""
+
+    kind = "li"
+
+    def __init__(self, leak: float = 0.5, learnable: bool = True):
+        super().__init__()
+        if not 0 < leak < 1:
+            raise ValueError(f"leak must be in (0, 1), got {leak}")
+        raw_l = torch.tensor(math.log(leak / (1 - leak)), dtype=torch.float32)
+        if learnable:
+            self.raw_leak = nn.Parameter(raw_l)
+        else:
+            self.register_buffer("raw_leak", raw_l)
+        self.learnable = learnable
+
+    def leak(self) -> torch.Tensor:
+        return torch.sigmoid(self.raw_leak)
+
+    def forward(self, x: torch.Tensor, state: LIState | None = None) -> tuple[torch.Tensor, LIState]:
+        return li_step(x, state, self.leak())
+
+    def extra_repr(self) -> str:
+        return f"leak={self.leak().item():.4g}, learnable={self.learnable}"
+
+
 def set_surrogate(module: nn.Module, enabled: bool) -> nn.Module:
-    """Switch every :class:`STMNeuron` under ``module`` between the surrogate (training) and the plain Heaviside."""
+    """Switch every :class:`STMNeuron` / :class:`LIFNeuron` under ``module`` between the surrogate (training) and
+    the plain Heaviside."""
     for m in module.modules():
         if isinstance(m, STMNeuron):
             m.surrogate = enabled

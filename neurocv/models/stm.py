@@ -10,6 +10,9 @@ is reset (``state=None``) per clip, which is where the paper resets ``u`` "after
   ``I_l[t] = conv_l(o_{l-1}[t])`` (``o_0 = x``, the analog input), then eqs. (3)-(4) of
   :mod:`neurocv.models.neuron`; layers pass binary spikes ``o_l`` to each other, the last layer's analog membrane
   ``u_L[t]`` is the output. ``learnable=False`` freezes ``v_th`` and ``lambda`` (the "fixed" ablation).
+  With ``neuron="lif"`` (hardware-native, :class:`~neurocv.models.neuron.LIFNeuron`) the layers reset hard to 0 and
+  the STM's output is the last layer's spikes ``o_L[t]`` (``readout="spikes"``) or, with ``readout="li"``, the
+  membrane of a last layer of leaky integrators without threshold (:class:`~neurocv.models.neuron.LINeuron`).
 * :class:`FrameConv` - "no STM": the same conv stack applied to every frame on its own (stateless), ReLU between
   layers, linear last layer (analog like ``u``).
 * :class:`ConvLSTM` - "STM -> LSTM": one ConvLSTM cell per layer with a single conv over ``[x, h]`` producing the
@@ -24,9 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .neuron import DEFAULT_WIDTH, STMNeuron, STMState
+from ..dynamics import NEURONS
+from .neuron import DEFAULT_WIDTH, LIFNeuron, LINeuron, STMNeuron, STMState
 
-__all__ = ["ConvLIF", "SpikingTemporalModulator", "FrameConv", "ConvLSTMCell", "ConvLSTM", "LSTMState",
+READOUTS = ("spikes", "li")   # what a LIF modulator hands on: the last layer's spikes, or a last LI layer's membrane
+
+__all__ = ["READOUTS", "ConvLIF", "SpikingTemporalModulator", "FrameConv", "ConvLSTMCell", "ConvLSTM", "LSTMState",
            "build_temporal_modulator"]
 
 
@@ -36,47 +42,73 @@ def _check_seq(x: torch.Tensor, in_channels: int, who: str) -> None:
 
 
 class ConvLIF(nn.Module):
-    """``conv2d`` followed by an :class:`STMNeuron`: ``(B, C, H, W) -> u (B, C', H/s, W/s)``, one time step."""
+    """``conv2d`` followed by a neuron, one time step: ``(B, C, H, W) -> (B, C', H/s, W/s)``.
+
+    ``neuron``: ``"stm"`` (:class:`STMNeuron`, returns the membrane ``u``), ``"lif"`` (:class:`LIFNeuron`, returns
+    spikes ``o``) or ``"li"`` (:class:`LINeuron`, returns the membrane ``v``; ``v_th`` unused)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, stride: int = 1, *, v_th: float = 1.0,
-                 leak: float = 0.5, learnable: bool = True, width: float = DEFAULT_WIDTH):
+                 leak: float = 0.5, learnable: bool = True, width: float = DEFAULT_WIDTH, neuron: str = "stm"):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, kernel, stride, padding=kernel // 2)
-        self.neuron = STMNeuron(v_th, leak, learnable, width)
+        if neuron == "stm":
+            self.neuron = STMNeuron(v_th, leak, learnable, width)
+        elif neuron == "lif":
+            self.neuron = LIFNeuron(v_th, leak, learnable, width)
+        elif neuron == "li":
+            self.neuron = LINeuron(leak, learnable)
+        else:
+            raise ValueError(f"neuron must be 'stm', 'lif' or 'li', got {neuron!r}")
+        self.kind = neuron
 
-    def forward(self, x: torch.Tensor, state: STMState | None = None) -> tuple[torch.Tensor, STMState]:
+    def forward(self, x: torch.Tensor, state: tuple | None = None) -> tuple[torch.Tensor, tuple]:
         return self.neuron(self.conv(x), state)
 
 
 class SpikingTemporalModulator(nn.Module):
     """A stack of :class:`ConvLIF` layers run over time.
 
-    ``forward(x (B, T, C, H, W), state=None) -> (u_seq (B, T, C_L, H', W'), state)`` where ``state`` is a tuple with
-    one :class:`STMState` per layer, each holding ``(B, C_l, H_l, W_l)`` tensors.
+    ``forward(x (B, T, C, H, W), state=None) -> (y_seq (B, T, C_L, H', W'), state)`` where ``state`` is a tuple with
+    one neuron state per layer (:class:`STMState`, ``LIFState`` or ``LIState``), each holding ``(B, C_l, H_l, W_l)``
+    tensors. ``y`` is the last layer's membrane ``u`` (``neuron="stm"``), its spikes (``neuron="lif"``,
+    ``readout="spikes"``) or the membrane of a last LI layer (``neuron="lif"``, ``readout="li"``).
     """
 
     def __init__(self, in_channels: int, channels: Sequence[int], strides: Sequence[int], kernel: int = 3, *,
-                 v_th: float = 1.0, leak: float = 0.5, learnable: bool = True, width: float = DEFAULT_WIDTH):
+                 v_th: float = 1.0, leak: float = 0.5, learnable: bool = True, width: float = DEFAULT_WIDTH,
+                 neuron: str = "stm", readout: str = "spikes"):
         super().__init__()
         if len(channels) != len(strides) or not channels:
             raise ValueError(f"channels {tuple(channels)} and strides {tuple(strides)} must be non-empty, same length")
+        if neuron not in NEURONS or readout not in READOUTS:
+            raise ValueError(f"neuron must be one of {NEURONS} and readout one of {READOUTS}, got {neuron!r}, "
+                             f"{readout!r}")
+        if neuron == "lif" and readout == "li" and len(channels) < 2:
+            raise ValueError("readout 'li' replaces the last layer's LIF with a leaky integrator: needs >= 2 layers")
         self.in_channels = in_channels
         self.out_channels = channels[-1]
+        self.neuron = neuron
+        self.readout = readout if neuron == "lif" else "membrane"
         ins = [in_channels, *channels[:-1]]
+        kinds = [neuron] * len(channels)
+        if self.readout == "li":
+            kinds[-1] = "li"
         self.layers = nn.ModuleList(
-            ConvLIF(i, o, kernel, s, v_th=v_th, leak=leak, learnable=learnable, width=width)
-            for i, o, s in zip(ins, channels, strides))
+            ConvLIF(i, o, kernel, s, v_th=v_th, leak=leak, learnable=learnable, width=width, neuron=kind)
+            for i, o, s, kind in zip(ins, channels, strides, kinds))
 
     def step(self, x: torch.Tensor, state: tuple[STMState, ...] | None = None
              ) -> tuple[torch.Tensor, tuple[STMState, ...]]:
-        """One time step: ``x (B, C, H, W) -> (u_L (B, C_L, H', W'), new state)``."""
+        """One time step: ``x (B, C, H, W) -> (y_L (B, C_L, H', W'), new state)``."""
         states = [None] * len(self.layers) if state is None else list(state)
         h = x
-        u = x
+        y = x
+        last = len(self.layers) - 1
         for k, layer in enumerate(self.layers):
-            u, states[k] = layer(h, states[k])
-            h = states[k].o                      # spikes drive the next layer (eq. 3)
-        return u, tuple(states)
+            y, states[k] = layer(h, states[k])
+            if k < last:
+                h = states[k].o                  # spikes drive the next layer (eq. 3)
+        return y, tuple(states)
 
     def forward(self, x: torch.Tensor, state: tuple[STMState, ...] | None = None
                 ) -> tuple[torch.Tensor, tuple[STMState, ...]]:
@@ -163,12 +195,14 @@ class ConvLSTM(nn.Module):
 
 def build_temporal_modulator(kind: str, in_channels: int, channels: Sequence[int], strides: Sequence[int],
                              kernel: int = 3, *, v_th: float = 1.0, leak: float = 0.5,
-                             width: float = DEFAULT_WIDTH) -> nn.Module:
+                             width: float = DEFAULT_WIDTH, neuron: str = "stm", readout: str = "spikes"
+                             ) -> nn.Module:
     """The modulator for a config's ``stm`` switch: ``stm``/``common`` -> STM, ``fixed`` -> STM with frozen
-    ``v_th``/``lambda``, ``none`` -> :class:`FrameConv`, ``lstm`` -> :class:`ConvLSTM`."""
+    ``v_th``/``lambda``, ``none`` -> :class:`FrameConv`, ``lstm`` -> :class:`ConvLSTM`. ``neuron`` / ``readout``
+    pick the spiking neuron of the STM kinds (ignored by ``none`` and ``lstm``)."""
     if kind in ("stm", "common", "fixed"):
         return SpikingTemporalModulator(in_channels, channels, strides, kernel, v_th=v_th, leak=leak,
-                                        learnable=kind != "fixed", width=width)
+                                        learnable=kind != "fixed", width=width, neuron=neuron, readout=readout)
     if kind == "none":
         return FrameConv(in_channels, channels, strides, kernel)
     if kind == "lstm":
