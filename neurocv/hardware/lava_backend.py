@@ -34,6 +34,8 @@ __all__ = ["LavaSTMRunner", "find_lava_python", "REPO_ROOT"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_VAR = "NEUROCV_LAVA_PYTHON"
+#: worker kind -> (module run in .venv-lava, key of the files in its "load" request); both speak the same protocol
+WORKERS = {"lava": ("neurocv.hardware.lava_worker", "nir"), "netx": ("neurocv.hardware.netx_worker", "net")}
 
 
 def find_lava_python(python: str | Path | None = None) -> Path:
@@ -47,14 +49,20 @@ def find_lava_python(python: str | Path | None = None) -> Path:
 
 
 class LavaSTMRunner:
-    """Context manager around one Lava worker. ``nir_paths`` maps an STM name (e.g. ``"mv"``) to its ``.nir`` file;
-    ``mode`` is ``"float"`` (floating_pt) or ``"fixed"`` (fixed_pt, Loihi-style integers)."""
+    """Context manager around one Lava worker. ``nir_paths`` maps an STM name (e.g. ``"mv"``) to its ``.nir`` file
+    (its ``.net`` file with ``worker="netx"``: lava-dl netx in :mod:`neurocv.hardware.netx_worker`);
+    ``mode`` is ``"float"`` (floating_pt) or ``"fixed"`` (fixed_pt, Loihi-style integers); ``network`` passes options
+    to :class:`~neurocv.hardware.lava_worker.LavaSTMNetwork` (default: one fused process per layer)."""
 
     def __init__(self, nir_paths: dict[str, Path], mode: str = "float", python: Path | None = None,
-                 timeout_s: float = 600.0, start_timeout_s: float = 120.0):
+                 timeout_s: float = 600.0, start_timeout_s: float = 120.0, network: dict | None = None,
+                 worker: str = "lava"):
         if mode not in ("float", "fixed"):
             raise ValueError(f"mode must be 'float' or 'fixed', got {mode!r}")
-        self.mode = mode
+        if worker not in WORKERS:
+            raise ValueError(f"worker must be one of {sorted(WORKERS)}, got {worker!r}")
+        self.mode, self.worker = mode, worker
+        self.network = dict(network or {})   # LavaSTMNetwork options: {"layout": "fused"|"split", "conv": ...}
         self.timeout_s = timeout_s
         self.python = find_lava_python(python)
         self.shapes: dict[str, dict] = {}
@@ -63,7 +71,7 @@ class LavaSTMRunner:
         env = dict(os.environ)
         env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         try:
-            self._proc = subprocess.Popen([str(self.python), "-m", "neurocv.hardware.lava_worker"],
+            self._proc = subprocess.Popen([str(self.python), "-m", WORKERS[worker][0]],
                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                           cwd=str(REPO_ROOT), env=env, start_new_session=True)
         except OSError as e:
@@ -143,7 +151,12 @@ class LavaSTMRunner:
     # -- API -------------------------------------------------------------------------------------------------------
     def load(self, nir_paths: dict[str, Path]) -> None:
         """(Re)load STMs from NIR files; :class:`WorkerError` names a file that does not load."""
-        reply, _ = self._request({"op": "load", "nir": {k: str(v) for k, v in nir_paths.items()}, "mode": self.mode})
+        # absolute: the worker runs in another working folder
+        nir = {k: os.path.abspath(v) for k, v in nir_paths.items()}
+        req = {"op": "load", WORKERS[self.worker][1]: nir, "mode": self.mode}
+        if self.network:
+            req["network"] = self.network
+        reply, _ = self._request(req)
         self.shapes = reply["shapes"]
 
     def run(self, name: str, x: np.ndarray) -> tuple[np.ndarray, dict]:

@@ -3,39 +3,53 @@
 Started by :class:`neurocv.hardware.lava_backend.LavaSTMRunner` as ``python -m neurocv.hardware.lava_worker``; it
 imports only numpy, nir/h5py, lava and ``neurocv.hardware`` / ``neurocv.errors`` (none imports torch).
 
-Network per STM (built once, reused for every clip)::
+Network per STM (built once, reused for every clip), the default ``layout="fused"``::
 
-    Injector (analog x, W x H x C) -> Conv_0 -> STMNeuron_0 -> Conv_1 -> STMNeuron_1 ... -> (u_out) Extractor
+    Injector (analog x, W x H x C) -> STMLayer_0 -> STMLayer_1 ... -> (u_out) Extractor
 
-``lava.proc.conv.Conv`` carries the weights (Lava layout ``(C_out, kW, kH, C_in)``, kernel flipped: Lava's Conv is
-a true convolution), ``num_message_bits=24`` on the analog first layer, 0 (binary) after it. Each Conv delays by
-one step, so a clip of T steps runs ``T + L`` Lava steps and layer l is active on local steps ``l+1 .. l+T``
-(held at rest otherwise, which resets it per clip); the extractor's outputs of local steps ``L .. L+T-1`` are
-``u_L[0 .. T-1]``. The membrane is streamed through the Extractor's port, never read with ``Var.get`` (slow); only
-the 3-element ``stats`` Vars are read per clip.
+Each :class:`~neurocv.hardware.lava.process.STMLayerProcess` convolves (im2col + one BLAS matmul over the strided
+outputs, :mod:`neurocv.hardware.lava.conv`) and updates its neurons in the same step, so a clip of T steps is T Lava
+steps; spikes travel as booleans. Weights are in Lava layout ``(C_out, kW, kH, C_in)``, kernel flipped (Lava's Conv
+is a true convolution). Each layer counts its clip's steps and resets itself at the first, so consecutive clips
+need no host call (``n_steps`` is set only when T changes). ``layout="split"`` is the network of Lava's own
+processes, ``Injector -> (lava.proc.conv.Conv -> STMNeuron) x L -> Extractor`` with the Conv run by our model
+(``conv="neurocv"``) or Lava's (``conv="lava"``): each Conv delays by one step, so a clip runs ``T + L`` steps and
+layer l is active on local steps ``l+1 .. l+T`` (held at rest otherwise). The membrane is streamed through the
+Extractor's port, never read with ``Var.get`` (slow); only the 3-element ``stats`` Vars are read per clip.
 
 Protocol on stdin/stdout (stdout is reserved for it: fd 1 is pointed at stderr so that Lava's prints cannot
 corrupt it): each message is ``u32 json_len, json, u64 npy_len, npy bytes (may be empty)``. Requests
-``{"op": "load", "nir": {name: path}, "mode": "float"|"fixed"}``, ``{"op": "run", "name": ...}`` + clip
+``{"op": "load", "nir": {name: path}, "mode": "float"|"fixed"[, "network": {"layout": ..., "conv": ...}]}``, ``{"op": "run", "name": ...}`` + clip
 ``(T, C, H, W)`` float32, ``{"op": "close"}``. Replies ``{"ok": true, ...}`` (+ u for ``run``) or
 ``{"ok": false, "error": "one line"}``.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import os
-import struct
-import sys
-import time
 
-import numpy as np
+if __name__ == "__main__":
+    # One BLAS thread per process, set before numpy loads its BLAS: Lava forks one OS process per Lava process and
+    # each convolves with a matmul; on a 2-core machine extra BLAS threads only compete. (Only when run as the
+    # worker: the client in the main environment imports this module for its framing functions.)
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = "1"
+
+import io  # noqa: E402
+import json  # noqa: E402
+import struct  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 from .fixed_point import quantize_input, quantize_spec
 from .stm_spec import STMSpec, analog_macs, check_input, empty_counts, fanout_map, layer_shapes, load_stm_spec
 
-__all__ = ["LavaSTMNetwork", "read_message", "write_message", "main"]
+__all__ = ["LavaSTMNetwork", "LAYOUTS", "CONV_MODELS", "read_message", "write_message", "main"]
+
+LAYOUTS = ("fused", "split")        # one process per layer (conv + neurons), or Lava's Conv + a neuron process
+CONV_MODELS = ("neurocv", "lava")   # split layout: which ProcessModel runs lava.proc.conv.Conv
 
 
 def _lava_w(weight: np.ndarray) -> np.ndarray:
@@ -43,70 +57,116 @@ def _lava_w(weight: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(0, 3, 2, 1))
 
 
-def _chw_to_whc(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a.transpose(2, 1, 0))
-
-
 class LavaSTMNetwork:
     """One STM as Lava processes; ``run(x (T, C, H, W)) -> (u (T, C_L, H_L, W_L) float32, counts)``."""
 
-    def __init__(self, spec: STMSpec, mode: str = "float", input_frac_bits: int = 8, buffer: int = 32):
+    def __init__(self, spec: STMSpec, mode: str = "float", input_frac_bits: int = 8, buffer: int = 32,
+                 layout: str = "fused", conv: str = "neurocv"):
         from lava.magma.core.run_configs import Loihi2SimCfg
-        from lava.proc.conv.process import Conv
         from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
         from lava.proc.io.injector import Injector, PyLoihiInjectorModel
 
-        from .lava.process import STMNeuronProcess
-
         if mode not in ("float", "fixed"):
             raise ValueError(f"mode must be 'float' or 'fixed', got {mode!r}")
-        self.spec, self.mode, self.buffer = spec, mode, buffer
+        if layout not in LAYOUTS or conv not in CONV_MODELS:
+            raise ValueError(f"layout must be one of {LAYOUTS} and conv one of {CONV_MODELS}, got {layout!r}, "
+                             f"{conv!r}")
+        self.spec, self.mode, self.buffer, self.layout = spec, mode, buffer, layout
         self.fixed = quantize_spec(spec, input_frac_bits) if mode == "fixed" else None
-        shapes = layer_shapes(spec)
         c, h, w = spec.input_shape
         self.injector = Injector(shape=(w, h, c), buffer_size=buffer)
-        src = self.injector.out_port
-        self.neurons = []
-        n_layers = len(spec.layers)
-        for k, (layer, (co, ho, wo)) in enumerate(zip(spec.layers, shapes)):
-            fl = self.fixed[k] if self.fixed else None
-            conv = Conv(weight=_lava_w(fl.weight if fl else layer.weight.astype(np.float64)),
-                        input_shape=(w, h, c), padding=layer.padding, stride=layer.stride,
-                        num_message_bits=24 if layer.input == "analog" else 0,
-                        weight_exp=fl.weight_exp if fl else 0)
-            nxt = spec.layers[k + 1] if k + 1 < n_layers else None
-            fan = fanout_map(nxt, ho, wo).T[:, :, None].astype(float) if nxt else None
-            if fl:
-                params = dict(bias=fl.bias[None, None, :], leak=fl.decay, v_th=fl.vth, shift=fl.shift)
-            else:
-                params = dict(bias=layer.bias.astype(np.float32)[None, None, :], leak=np.float32(layer.leak),
-                              v_th=np.float32(layer.v_th))
-            neuron = STMNeuronProcess(shape=(wo, ho, co), t_first=k + 1, fanout=fan,
-                                      fan_mult=nxt.out_channels if nxt else 0, **params)
-            src.connect(conv.s_in)
-            conv.a_out.connect(neuron.a_in)
-            src = neuron.s_out
-            self.neurons.append(neuron)
-            c, h, w = co, ho, wo
-        self.extractor = Extractor(shape=(w, h, c), buffer_size=buffer)
-        self.neurons[-1].u_out.connect(self.extractor.in_port)
+        models = {Injector: PyLoihiInjectorModel, Extractor: PyLoihiExtractorModel}
+        build = self._build_fused if layout == "fused" else self._build_split
+        last = build(models, conv)
+        self.extractor = Extractor(shape=last.u_out.shape, buffer_size=buffer)
+        last.u_out.connect(self.extractor.in_port)
         self.cfg = Loihi2SimCfg(select_tag="floating_pt" if mode == "float" else "fixed_pt",
-                                exception_proc_model_map={Injector: PyLoihiInjectorModel,
-                                                          Extractor: PyLoihiExtractorModel})
+                                exception_proc_model_map=models)
         self.steps_done = 0
+        self.n_steps = 0
         self.started = False
+
+    def _layer_params(self, k: int, nxt, ho: int, wo: int) -> dict:
+        fl = self.fixed[k] if self.fixed else None
+        layer = self.spec.layers[k]
+        fan = fanout_map(nxt, ho, wo).T.astype(float) if nxt else None
+        if fl:
+            params = dict(bias=fl.bias[None, None, :], leak=fl.decay, v_th=fl.vth, shift=fl.shift)
+        else:
+            params = dict(bias=layer.bias.astype(np.float32)[None, None, :], leak=np.float32(layer.leak),
+                          v_th=np.float32(layer.v_th))
+        weight = _lava_w(fl.weight if fl else layer.weight.astype(np.float64))
+        return dict(params, fanout=fan, fan_mult=nxt.out_channels if nxt else 0), weight
+
+    def _build_fused(self, models: dict, conv: str):
+        """``Injector -> STMLayer_0 -> ... -> STMLayer_L (u_out) -> Extractor``: no delays, T Lava steps a clip."""
+        from .lava.process import STMLayerProcess
+
+        c, h, w = self.spec.input_shape
+        src, self.layers = self.injector.out_port, []
+        n_layers = len(self.spec.layers)
+        for k, (layer, (co, ho, wo)) in enumerate(zip(self.spec.layers, layer_shapes(self.spec))):
+            nxt = self.spec.layers[k + 1] if k + 1 < n_layers else None
+            params, weight = self._layer_params(k, nxt, ho, wo)
+            proc = STMLayerProcess(input_shape=(w, h, c), weight=weight, stride=layer.stride, padding=layer.padding,
+                                   analog=layer.input == "analog", stream_u=nxt is None, **params)
+            src.connect(proc.s_in)
+            src = proc.s_out
+            self.layers.append(proc)
+            c, h, w = co, ho, wo
+        self.delay = 0
+        return self.layers[-1]
+
+    def _build_split(self, models: dict, conv: str):
+        """``Injector -> (Conv -> STMNeuron) x L -> Extractor`` with Lava's Conv process; its model is ours
+        (``conv="neurocv"``) or Lava's (``"lava"``). Each Conv delays by one step: T + L Lava steps a clip."""
+        from lava.proc.conv.process import Conv
+
+        from .lava.process import STMNeuronProcess
+
+        if conv == "neurocv":
+            from .lava.conv import PyConvFastFixed, PyConvFastFloat
+
+            models[Conv] = PyConvFastFloat if self.mode == "float" else PyConvFastFixed
+        c, h, w = self.spec.input_shape
+        src, self.layers = self.injector.out_port, []
+        n_layers = len(self.spec.layers)
+        for k, (layer, (co, ho, wo)) in enumerate(zip(self.spec.layers, layer_shapes(self.spec))):
+            nxt = self.spec.layers[k + 1] if k + 1 < n_layers else None
+            params, weight = self._layer_params(k, nxt, ho, wo)
+            params["fanout"] = None if params["fanout"] is None else params["fanout"][:, :, None]
+            proc = Conv(weight=weight, input_shape=(w, h, c), padding=layer.padding, stride=layer.stride,
+                        num_message_bits=24 if layer.input == "analog" else 0,
+                        weight_exp=self.fixed[k].weight_exp if self.fixed else 0)
+            neuron = STMNeuronProcess(shape=(wo, ho, co), t_first=k + 1, **params)
+            src.connect(proc.s_in)
+            proc.a_out.connect(neuron.a_in)
+            src = neuron.s_out
+            self.layers.append(neuron)
+            c, h, w = co, ho, wo
+        self.delay = n_layers
+        return self.layers[-1]
+
+    def _set(self, var, value) -> None:
+        # before the first run the runtime is not started: Var.set is refused, the initial value is set instead
+        if self.started:
+            var.set(np.array([value]))
+        else:
+            var.init = np.array([value])
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, dict]:
         from lava.magma.core.run_conditions import RunSteps
 
         x = check_input(self.spec, x)
-        steps, n_layers = x.shape[0], len(self.spec.layers)
-        for neuron in self.neurons:   # before the first run the runtime is not started: Var.set is refused
-            for var, value in ((neuron.t0, self.steps_done + 1), (neuron.n_steps, steps)):
-                if self.started:
-                    var.set(np.array([value]))
-                else:
-                    var.init = np.array([value])
+        steps = x.shape[0]
+        if self.layout == "split":
+            for neuron in self.layers:
+                self._set(neuron.t0, self.steps_done + 1)
+                self._set(neuron.n_steps, steps)
+        elif steps != self.n_steps:           # the fused layers count their steps: told only when T changes
+            for proc in self.layers:
+                self._set(proc.n_steps, steps)
+        self.n_steps = steps
         if not self.started:
             self.injector.create_runtime(run_cfg=self.cfg)
             self.started = True
@@ -114,25 +174,26 @@ class LavaSTMNetwork:
             xin = quantize_input(x, self.fixed[0]).astype(np.float64)
         else:
             xin = x.astype(np.float64)
-        total = steps + n_layers
+        xin = np.ascontiguousarray(xin.transpose(0, 3, 2, 1))          # (T, W, H, C): Lava's layout
+        total = steps + self.delay
         zero = np.zeros(self.injector.out_port.shape)
         self.injector.run(condition=RunSteps(num_steps=total, blocking=False), run_cfg=self.cfg)
         outs, sent = [], 0
         lag = min(total, self.buffer - 1)
         for _ in range(lag):
-            self.injector.send(_chw_to_whc(xin[sent]) if sent < steps else zero)
+            self.injector.send(xin[sent] if sent < steps else zero)
             sent += 1
         while len(outs) < total:
             outs.append(self.extractor.receive())
             if sent < total:
-                self.injector.send(_chw_to_whc(xin[sent]) if sent < steps else zero)
+                self.injector.send(xin[sent] if sent < steps else zero)
                 sent += 1
         self.injector.wait()
         self.steps_done += total
-        u = np.stack([o.transpose(2, 1, 0) for o in outs[n_layers:n_layers + steps]])
+        u = np.stack(outs[self.delay:self.delay + steps]).transpose(0, 3, 2, 1)
         u = (u * 2.0 ** -self.fixed[-1].q) if self.fixed else u
         counts = empty_counts(self.spec)
-        stats = [n.stats.get() for n in self.neurons]
+        stats = [proc.stats.get() for proc in self.layers]
         for k, entry in enumerate(counts["layers"]):
             entry["spikes"] = float(stats[k][0])
             entry["acs"] = float(stats[k - 1][1]) if entry["input"] == "spikes" and k > 0 else 0.0
@@ -141,7 +202,7 @@ class LavaSTMNetwork:
             entry["macs"] = macs
         if self.fixed:
             counts["saturated"] = int(sum(s[2] for s in stats))
-        return u.astype(np.float32), counts
+        return np.ascontiguousarray(u, np.float32), counts
 
     def stop(self) -> None:
         if self.started:
@@ -210,7 +271,7 @@ def main() -> int:
                     shapes = {}
                     for name, path in req["nir"].items():
                         spec = load_stm_spec(path)
-                        nets[name] = LavaSTMNetwork(spec, req.get("mode", "float"))
+                        nets[name] = LavaSTMNetwork(spec, req.get("mode", "float"), **req.get("network", {}))
                         shapes[name] = {"input": list(spec.input_shape), "output": list(spec.output_shape)}
                     write_message(out, {"ok": True, "shapes": shapes})
                 elif op == "run":

@@ -124,3 +124,21 @@ def test_missing_environment(tmp_path, monkeypatch):
     broken.chmod(0o755)
     with pytest.raises(EnvironmentSetupError, match=r"did not start.*No module named lava.*make env-lava"):
         LavaSTMRunner({}, "float", python=broken)
+
+
+@pytest.mark.parametrize("mode", ["float", "fixed"])
+def test_fused_layers_equal_lavas_own_conv_network(setup, mode):
+    """The default network (one fused conv+neuron process per layer, our conv) against the network built from
+    Lava's own processes and models (lava.proc.conv.Conv run by Lava's model + the neuron process): fixed point
+    bit-identical, float within REL_TOL, counts equal; over two clips (the fused layers reset themselves)."""
+    _, path, x, _ = setup
+    with LavaSTMRunner({"mv": path}, mode, timeout_s=120) as fused, \
+            LavaSTMRunner({"mv": path}, mode, timeout_s=120, network={"layout": "split", "conv": "lava"}) as lava:
+        for clip in (0, 1):
+            u, counts = fused.run("mv", x[clip])
+            u_ref, counts_ref = lava.run("mv", x[clip])
+            if mode == "fixed":
+                assert np.array_equal(u, u_ref)
+            else:
+                assert np.abs(u - u_ref).max() / np.abs(u_ref).max() <= REL_TOL
+            assert counts == counts_ref and counts["layers"][0]["spikes"] > 0

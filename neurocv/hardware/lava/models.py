@@ -1,5 +1,6 @@
-"""ProcessModels of :class:`STMNeuronProcess`: ``floating_pt`` (float32, the torch arithmetic) and ``fixed_pt``
-(Loihi-style integers, bit-exact with :func:`neurocv.hardware.fixed_point.simulate_fixed_numpy`)."""
+"""ProcessModels of :class:`STMLayerProcess` (conv + neurons) and :class:`STMNeuronProcess` (neurons alone):
+``floating_pt`` (float32, the torch arithmetic) and ``fixed_pt`` (Loihi-style integers, bit-exact with
+:func:`neurocv.hardware.fixed_point.simulate_fixed_numpy`)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from neurocv.hardware.lava.process import STMNeuronProcess  # absolute: Lava loads this file by path
+from neurocv.hardware.lava.conv import ConvPlan, signed_wrap  # absolute: Lava loads these files by path
+from neurocv.hardware.lava.process import STMLayerProcess, STMNeuronProcess
 
 STATE_MIN, STATE_MAX = -(1 << 23), (1 << 23) - 1
+DECAY_ONE = 4096
 
 
 class _Common(PyLoihiProcessModel):
@@ -96,3 +99,142 @@ class PySTMNeuronFixed(_Common):
         self.stats[2] += float(np.count_nonzero(clipped != raw))
         self.u[:] = clipped
         self.o[:] = clipped > int(self.v_th[0])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# STMLayerProcess: conv + neurons in one process, no delay, reset at every clip's first step
+
+
+class _LayerCommon(PyLoihiProcessModel):
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.bool_, precision=1)     # 1 byte a spike
+    weight: np.ndarray = LavaPyType(np.ndarray, float)
+    stride: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    padding: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    analog: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    stream_u: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    shift: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    n_steps: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    k: np.ndarray = LavaPyType(np.ndarray, np.int64)
+    fanout: np.ndarray = LavaPyType(np.ndarray, float)
+    fan_mult: np.ndarray = LavaPyType(np.ndarray, float)
+    stats: np.ndarray = LavaPyType(np.ndarray, float)
+    _plan = None
+    _buf = None
+
+    def _setup(self) -> None:
+        self._plan = ConvPlan(self.weight, self.s_in.shape, int(self.stride[0]), int(self.padding[0]),
+                              binary=not int(self.analog[0]))
+        self.o = np.zeros(self.u.shape, bool)
+        self._acc = np.zeros(self.u.shape[:2], np.int64) if self.fan_mult[0] else None
+        self._tally = np.zeros(3)
+
+    def update(self, a: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def run_spk(self) -> None:
+        x = self.s_in.recv()
+        if self._plan is None:
+            self._setup()
+        if self.k[0] == 0:                        # a clip's first step: start from rest
+            self.u[:] = 0
+            self.o[:] = False
+            self._tally[:] = 0
+            if self._acc is not None:
+                self._acc[:] = 0
+        self.update(self._plan(x))
+        if self._acc is not None:
+            self._acc += self.o.sum(axis=2)
+        else:
+            self._tally[0] += np.count_nonzero(self.o)
+        self.k[0] += 1
+        if self.k[0] == self.n_steps[0]:          # the clip's last step: publish its counts
+            self.k[0] = 0
+            if self._acc is not None:
+                self._tally[0] = float(self._acc.sum())
+                self._tally[1] = self.fan_mult[0] * float((self._acc * self.fanout).sum())
+            self.stats[:] = self._tally
+        self.s_out.send(self.o)
+        if self.stream_u[0]:
+            self.u_out.send(self.u)
+
+
+def float_step(u: np.ndarray, o: np.ndarray, a: np.ndarray, bias: np.ndarray, leak: np.float32, v_th: np.float32,
+               cur: np.ndarray) -> None:
+    """In place, float32, bit for bit ``u = (float32(a) + b) + leak * u - v_th * o; o = u > v_th`` (``cur``: a
+    float32 buffer of ``u``'s shape; IEEE addition commutes, so adding ``cur`` to ``leak * u`` is the same sum)."""
+    np.copyto(cur, a, casting="unsafe")
+    cur += bias
+    u *= leak
+    u += cur
+    np.multiply(o, v_th, out=cur)          # v_th or 0 (numpy's masked subtract is ~10x slower)
+    u -= cur
+    np.greater(u, v_th, out=o)
+
+
+def fixed_step(u: np.ndarray, o: np.ndarray, a: np.ndarray, bias: np.ndarray, decay: int, v_th: int, shift: int,
+               buf: np.ndarray) -> int:
+    """In place, int64, the integers of :func:`neurocv.hardware.fixed_point.neuron_step_fixed` with ``a`` the
+    conv's (exact, already wrapped) sums: ``u = sat24(decay(u) + shift(a) + b - v_th * o); o = u > v_th``. Both
+    roundings toward zero are done as ``(p + ((p >> 63) & (2^n - 1))) >> n``. Returns the saturated count."""
+    np.copyto(buf, a, casting="unsafe")                # the exact integer sums
+    if shift >= 0:
+        buf <<= shift
+    else:
+        buf += (buf >> 63) & ((1 << -shift) - 1)
+        buf >>= -shift
+    u *= decay
+    u += (u >> 63) & (DECAY_ONE - 1)
+    u >>= 12
+    u += buf
+    u += bias
+    np.multiply(o, v_th, out=buf)
+    u -= buf
+    n_sat = int(np.count_nonzero(u > STATE_MAX)) + int(np.count_nonzero(u < STATE_MIN))
+    if n_sat:
+        np.clip(u, STATE_MIN, STATE_MAX, out=u)
+    np.greater(u, v_th, out=o)
+    return n_sat
+
+
+@implements(proc=STMLayerProcess, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PySTMLayerFloat(_LayerCommon):
+    """float64 conv sums (as Lava's Conv), then float32: ``u = (float32(a) + b) + lambda * u - v_th * o``."""
+
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    u_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.float32)
+    u: np.ndarray = LavaPyType(np.ndarray, np.float32)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.float32)
+    leak: np.ndarray = LavaPyType(np.ndarray, np.float32)
+    v_th: np.ndarray = LavaPyType(np.ndarray, np.float32)
+
+    def update(self, a: np.ndarray) -> None:
+        if self._buf is None:
+            self._buf = np.empty(self.u.shape, np.float32)
+        float_step(self.u, self.o, a, self.bias, self.leak[0], self.v_th[0], self._buf)
+
+
+@implements(proc=STMLayerProcess, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PySTMLayerFixed(_LayerCommon):
+    """Integer conv sums wrapped to 24 bits (as Lava's Conv), then
+    ``u = sat24(decay12(u) + shift(a, sh) + b - vth * o)``; ``o = u > vth``."""
+
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    u_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    u: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+    leak: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=13)
+    v_th: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
+
+    def update(self, a: np.ndarray) -> None:
+        if self._buf is None:
+            self._buf = np.empty(self.u.shape, np.int64)
+        # Lava's Conv casts its sums to int32 and wraps them to 24 bits: a no-op unless a sum leaves [-2^23, 2^23)
+        safe = self._plan.binary and self._plan.row_abs_sum < 1 << 23
+        if not safe and (a.min() < STATE_MIN or a.max() > STATE_MAX):
+            a = signed_wrap(a.astype(np.int32), 24)
+        self._tally[2] += fixed_step(self.u, self.o, a, self.bias, int(self.leak[0]), int(self.v_th[0]),
+                                     int(self.shift[0]), self._buf)

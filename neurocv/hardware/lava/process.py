@@ -1,4 +1,10 @@
-"""``STMNeuronProcess``: Lava Process for one layer of STM neurons (paper eqs. (3)-(4)) fed by a Conv.
+"""Lava Processes of one STM layer (paper eqs. (3)-(4)).
+
+``STMLayerProcess`` (the default network): the layer's convolution and its neurons in ONE process, no step of delay;
+it convolves only the clip's own steps. ``STMNeuronProcess`` (the "split" network): the neurons alone, fed by a
+``lava.proc.conv.Conv`` process.
+
+``STMNeuronProcess``:
 
 Ports (Lava layout ``shape = (W, H, C)``): ``a_in`` synaptic input from the Conv (no bias: Lava's Conv has none,
 the bias is a neuron parameter), ``s_out`` spikes to the next Conv, ``u_out`` the analog membrane (streamed out of
@@ -37,6 +43,45 @@ class STMNeuronProcess(AbstractProcess):
         self.n_steps = Var(shape=(1,), init=0)
         self.t_first = Var(shape=(1,), init=t_first)
         fan_shape = (shape[0], shape[1], 1)
+        self.fanout = Var(shape=fan_shape, init=np.zeros(fan_shape) if fanout is None else fanout)
+        self.fan_mult = Var(shape=(1,), init=fan_mult)
+        self.stats = Var(shape=(3,), init=0)
+
+
+class STMLayerProcess(AbstractProcess):
+    """Conv + STM neurons of one layer in one process: ``a = conv(s_in)`` (Lava's true convolution, weight in Lava
+    layout ``(C_out, kW, kH, C_in)``, input ``(W, H, C_in)``; ``analog`` input is taken as is, otherwise as 0/1
+    spikes), then the neuron update of :class:`STMNeuronProcess` on ``a``. Spikes leave ``s_out`` as booleans in
+    the same step (no delay); ``u_out`` streams the membrane when ``stream_u``.
+
+    Every clip is ``n_steps`` steps: the state is reset at each clip's first step (a step counter ``k``), so clips
+    of that length follow each other without any host call. ``stats`` holds the last finished clip's [spikes, ACs
+    they cause in the next layer, saturated updates (fixed point only)]."""
+
+    def __init__(self, *, input_shape: tuple[int, int, int], weight: np.ndarray, stride: int, padding: int,
+                 analog: bool, bias: np.ndarray, leak: float, v_th: float, shift: int = 0, n_steps: int = 1,
+                 fanout: np.ndarray | None = None, fan_mult: int = 0, stream_u: bool = False, **kwargs) -> None:
+        wi, hi, _ = input_shape
+        k = weight.shape[1]
+        wo, ho = (wi + 2 * padding - k) // stride + 1, (hi + 2 * padding - k) // stride + 1
+        shape = (wo, ho, int(weight.shape[0]))
+        super().__init__(shape=shape, **kwargs)
+        self.s_in = InPort(shape=tuple(input_shape))
+        self.s_out = OutPort(shape=shape)
+        self.u_out = OutPort(shape=shape)
+        self.weight = Var(shape=weight.shape, init=weight)
+        self.stride = Var(shape=(1,), init=stride)
+        self.padding = Var(shape=(1,), init=padding)
+        self.analog = Var(shape=(1,), init=int(analog))
+        self.stream_u = Var(shape=(1,), init=int(stream_u))
+        self.u = Var(shape=shape, init=0)
+        self.bias = Var(shape=shape, init=np.broadcast_to(bias, shape).copy())
+        self.leak = Var(shape=(1,), init=leak)
+        self.v_th = Var(shape=(1,), init=v_th)
+        self.shift = Var(shape=(1,), init=shift)
+        self.n_steps = Var(shape=(1,), init=n_steps)
+        self.k = Var(shape=(1,), init=0)
+        fan_shape = (wo, ho)
         self.fanout = Var(shape=fan_shape, init=np.zeros(fan_shape) if fanout is None else fanout)
         self.fan_mult = Var(shape=(1,), init=fan_mult)
         self.stats = Var(shape=(3,), init=0)
