@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the two environments of neurocv when missing (idempotent; a stamp file records a finished build).
 #   .venv       Python 3.11: torch 2.13.0 (CPU), numpy 2, PyAV, ONNX, onnxruntime, NIR, nirtorch, norse + neurobench (--no-deps), CLI, tests
-#   .venv-lava  Python 3.10: lava-nc 0.10.0, nir, h5py, numpy < 2 and no torch (Lava runs only on 3.10 with numpy < 2)
+#   .venv-lava  Python 3.10: lava-nc 0.10.0, lava-dl 0.6.0 (netx) with torch 2.3.1, nir, h5py, numpy < 2 (Lava runs only
+#               on 3.10 with numpy < 2). Only the netx worker imports torch; the Lava worker never does (tested).
 # Usage: scripts/setup_env.sh [main|lava|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +32,8 @@ build_lava() {
   echo "[setup] building .venv-lava with $py" >&2
   [ -x .venv-lava/bin/python ] || "$py" -m venv .venv-lava
   .venv-lava/bin/pip install -q -r scripts/requirements-lava.txt
-  .venv-lava/bin/python -c "import lava.magma.core.run_configs, lava.proc.conv.process, nir, h5py, numpy; assert numpy.__version__ < '2'; import importlib.util as u; assert u.find_spec('torch') is None, 'torch must not be in .venv-lava'"
+  .venv-lava/bin/python -c "import lava.magma.core.run_configs, lava.proc.conv.process, nir, h5py, numpy; assert numpy.__version__ < '2'"
+  .venv-lava/bin/python -c "import lava.lib.dl.netx, torch; assert torch.__version__.startswith('2.3.')" >/dev/null
   cp scripts/requirements-lava.txt .venv-lava/.neurocv-ready
 }
 
