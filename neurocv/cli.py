@@ -22,7 +22,8 @@ out = Console(soft_wrap=True)   # long lines (paths) stay whole when piped
 err = Console(stderr=True, soft_wrap=True)
 
 # What Ctrl-C leaves behind and how to go on: a command sets it when it starts (see on_interrupt), `main` prints it.
-_INTERRUPT_HINT = ["nothing was written"]
+_INTERRUPT_HINT = ["every output already finished was kept (each is written whole or not at all); run the same "
+                   "command again"]
 
 
 def on_interrupt(text: str) -> None:
@@ -258,21 +259,29 @@ def cache(
     workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1,
                                           help="Parallel extraction processes (default: one per CPU core)."),
     no_accumulate: bool = typer.Option(False, "--no-accumulate", help="Cache raw P-frames (the ablation)."),
+    shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N",
+                                        help="Only shard I of N (0-based), e.g. one array job of N; the shards "
+                                             "together fill the same cache as one run."),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first video that cannot be read."),
 ):
-    """Extract every video of a dataset (both splits) into a cache, in parallel; resumable."""
+    """Extract every video of a dataset (both splits) into a cache, in parallel; resumable. Videos that cannot be
+    read are listed with their reasons in CACHE/failed-acc.json (and skipped by train and eval)."""
     from .data import cache_dataset
+    from .data.cache import parse_shard
 
     if cache_dir is not None:
         check_out_dir(cache_dir, "--cache-dir")
     where = cache_dir or (data.parent if data.is_file() else data) / "cache"
     on_interrupt(f"the videos extracted so far are kept in {where}; run the same command again to extract the "
                  f"rest (finished videos are skipped)")
-    report = cache_dataset(data, cache_dir, workers, accumulate=not no_accumulate)
-    err.print(f"extracted {report.done}, already cached {report.skipped}, failed {len(report.failed)}")
+    report = cache_dataset(data, cache_dir, workers, accumulate=not no_accumulate, shard=parse_shard(shard),
+                           strict=strict)
     for video, message in report.failed:
-        err.print(f"error: {message}")
-    if report.failed:
-        raise typer.Exit(1)
+        err.print(f"warning: {message}", markup=False, highlight=False)
+    listed = f" (reasons in {where / ('failed-raw.json' if no_accumulate else 'failed-acc.json')})" \
+        if report.failed else ""
+    err.print(f"extracted {report.done}, already cached {report.skipped}, failed {len(report.failed)}{listed}"
+              + (f", shard {shard}" if shard else ""), markup=False, highlight=False)
 
 
 def _overrides(items: Optional[List[str]]) -> tuple:
@@ -324,7 +333,8 @@ def models(as_json: bool = typer.Option(False, "--json", help="A list of objects
 def train(
     data: Path,
     out_dir: Path = typer.Option(..., "--out", "-o", help="Run folder: checkpoints, metrics, curves."),
-    model: str = typer.Option("stm-tiny", "--model", "-m", help="A registered variant (see `neurocv models`)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="A registered variant (see `neurocv models`); "
+                                        "default stm-tiny, or --init's model."),
     epochs: int = typer.Option(30, "--epochs", min=1, help="Total epochs of the run (a resumed run ends there)."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Global batch (split over DDP ranks)."),
     lr: float = typer.Option(None, "--lr", help="Default: the paper's 0.02 (stm-tiny: 1e-3, see README)."),
@@ -335,9 +345,15 @@ def train(
     crop: int = typer.Option(None, "--crop", min=8, help="Training crop side (default: the model's input size)."),
     workers: int = typer.Option(0, "--workers", "-j", min=0, help="Data-loading processes (0: in this process)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (weights, sampling, augmentation)."),
+    fold: int = typer.Option(1, "--fold", min=1, max=3, help="Official split of UCF-101 / HMDB-51 (1, 2 or 3)."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Fine-tune: start from this checkpoint's weights, a "
+                                        "new head where the classes differ (the tensors loaded, skipped and "
+                                        "re-initialised go to stderr and OUT/init.json)."),
     no_accumulate: bool = typer.Option(False, "--no-accumulate", help="Ablation: raw, not accumulated, P-frames."),
     settings: Optional[List[str]] = typer.Option(None, "--set", help="Model config override key=value (repeat)."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Start afresh even if OUT/last.pt exists."),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first video that cannot be read (default: "
+                                "skip it with one warning and count it)."),
 ):
     """Train a model; under `torchrun --nproc_per_node=N` the same command trains with DDP."""
     from .models import get_model_config
@@ -346,12 +362,19 @@ def train(
 
     check_out_dir(out_dir, "--out")
     overrides = _overrides(settings)
+    if init is not None:
+        from .checkpoint import load_checkpoint
+
+        check_checkpoint_arg(init)
+        model = model or load_checkpoint(init)["model"]
+    model = model or "stm-tiny"
     mcfg = get_model_config(model, **dict(overrides))
     d_lr, d_eps = default_optimizer(model)
     cfg = TrainConfig(model=model, epochs=epochs, batch_size=batch_size, lr=d_lr if lr is None else lr,
                       weight_decay=weight_decay, eps=d_eps if eps is None else eps,
                       warmup_epochs=warmup, segments=segments, crop=crop or mcfg.input_size[0], workers=workers,
-                      seed=seed, accumulate=not no_accumulate, model_overrides=overrides)
+                      seed=seed, accumulate=not no_accumulate, model_overrides=overrides, fold=fold,
+                      init=None if init is None else str(init), strict=strict)
     on_interrupt(f"{out_dir / 'last.pt'} keeps the last finished epoch; run the same command again to resume "
                  f"from it")
     row = _train(data, out_dir, cfg, resume=not no_resume)
@@ -364,19 +387,60 @@ def eval_cmd(checkpoint: Path, data: Path,
              split: str = typer.Option("test", "--split"),
              segments: Optional[int] = typer.Option(None, "--segments", min=1,
                                                     help="Segments per video (default: the training value)."),
-             as_json: bool = typer.Option(False, "--json", help="Print the results as one JSON object.")):
+             fold: Optional[int] = typer.Option(None, "--fold", min=1, max=3, help="Official split of UCF-101 / "
+                                                "HMDB-51 (default: the checkpoint's)."),
+             folds: Optional[str] = typer.Option(None, "--folds", help="Three-split protocol, e.g. 1,2,3: CHECKPOINT "
+                                                 "is then a pattern with {fold} (runs/ucf-s{fold}/best.pt); prints "
+                                                 "each split and the mean and spread."),
+             crops: int = typer.Option(1, "--crops", help="Test views per video (TSN): 1 centre, 3 along the long "
+                                       "side, 10 corners + centre, mirrored; logits averaged."),
+             as_json: bool = typer.Option(False, "--json", help="Print the results as one JSON object."),
+             strict: bool = typer.Option(False, "--strict", help="Stop at the first video that cannot be read "
+                                         "(default: skip it with one warning and count it).")):
     """Evaluate a checkpoint with the paper's protocol (8 segments, centre crop): top-1, top-5, per class."""
     from .training import evaluate
 
+    if crops not in (1, 3, 10):
+        raise ConfigError(f"--crops must be 1, 3 or 10, got {crops}")
     if out_dir is not None:
         check_out_dir(out_dir, "--out")
+    if folds is not None:
+        from .training.evaluate import evaluate_folds
+
+        if fold is not None:
+            raise ConfigError("give --fold or --folds, not both")
+        try:
+            fold_list = [int(f) for f in folds.split(",") if f.strip()]
+        except ValueError:
+            fold_list = []
+        if not fold_list or any(f not in (1, 2, 3) for f in fold_list) or len(set(fold_list)) != len(fold_list):
+            raise ConfigError(f"--folds expects distinct splits from 1, 2, 3 separated by commas, got {folds!r}")
+        if "{fold}" not in str(checkpoint):
+            raise ConfigError(f"{checkpoint}: with --folds, CHECKPOINT must contain {{fold}} (e.g. "
+                              f"runs/ucf-s{{fold}}/best.pt), one run per split")
+        for f in fold_list:
+            check_checkpoint_arg(Path(str(checkpoint).replace("{fold}", str(f))))
+        summary = evaluate_folds(str(checkpoint), data, fold_list, out_dir, split=split, segments=segments,
+                                 crops=crops)
+        if as_json:
+            print(json.dumps(summary))
+            return
+        for r in summary["folds"]:
+            out.print(f"split {r['fold']}: top-1 {r['top1']:.4f}  top-5 {r['top5']:.4f}  on {r['n_videos']} videos "
+                      f"({r['checkpoint']})")
+        out.print(f"mean over {len(fold_list)} splits: top-1 {summary['top1_mean']:.4f} "
+                  f"(std {summary['top1_std']:.4f}, min {summary['top1_min']:.4f}, max {summary['top1_max']:.4f})  "
+                  f"top-5 {summary['top5_mean']:.4f} (std {summary['top5_std']:.4f})  [{summary['views']} views]")
+        return
     check_checkpoint_arg(checkpoint)
-    result = evaluate(checkpoint, data, out_dir, split=split, segments=segments)
+    result = evaluate(checkpoint, data, out_dir, split=split, segments=segments, fold=fold, crops=crops,
+                      strict=strict)
     if as_json:
         print(json.dumps(result))
         return
     out.print(f"top-1 {result['top1']:.4f}  top-5 {result['top5']:.4f}  on {result['n_videos']} videos "
-              f"({result['views']} views)")
+              f"({result['views']} views)" + (f", {result['n_skipped']} unreadable skipped"
+                                              if result.get("n_skipped") else ""))
     for name, acc in result["per_class"].items():
         out.print(f"  {name:>20}  {'-' if acc is None else f'{acc:.3f}'}")
 

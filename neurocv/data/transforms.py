@@ -4,6 +4,10 @@ Training: multi-scale crop (crop side = short side x a scale from ``scales`` for
 random position), resized to ``crop x crop``, then a horizontal flip with probability 1/2 that also negates the motion
 vectors' x component. Test: resize the short side to ``crop * 256 / 224`` and take the centre ``crop x crop``.
 Motion vectors are rescaled with the image so they stay in output pixels.
+
+Test views (:func:`tsn_views`, ``eval --crops``), TSN's: after the same resize, ``1`` = the centre crop, ``3`` =
+three crops along the long side (start, centre, end; centred on the short side), ``10`` = the four corners and the
+centre, each also mirrored (a mirrored view negates the MVs' x component, like training's flip).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Normalization", "ClipTransform", "to_tensors"]
+__all__ = ["Normalization", "ClipTransform", "to_tensors", "tsn_views", "VIEW_COUNTS"]
+
+VIEW_COUNTS = (1, 3, 10)
 
 
 @dataclass(frozen=True)
@@ -79,3 +85,35 @@ class ClipTransform:
         n = self.norm
         out = (i - n.iframe_mean) / n.iframe_std, m / n.mv_std_px, r / n.residual_std
         return (*out, flip) if return_flip else out
+
+
+def tsn_views(iframes: torch.Tensor, mvs: torch.Tensor, residuals: torch.Tensor, crop: int, crops: int = 1,
+               norm: Normalization = Normalization()) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[bool]]:
+    """TSN test views of one clip (see the module doc): inputs ``(T, C, H, W)``, outputs ``(V, T, C, crop, crop)``
+    normalised with ``V = crops`` (1, 3 or 10), and which views are mirrored."""
+    if crops not in VIEW_COUNTS:
+        raise ValueError(f"crops must be one of {VIEW_COUNTS}, got {crops}")
+    h, w = iframes.shape[-2:]
+    side = crop / (crop * 256 / 224 / min(h, w))     # the crop's side in input pixels, as ClipTransform rounds it
+    ys, xs = (0.0, (h - side) / 2, h - side), (0.0, (w - side) / 2, w - side)
+    if crops == 1:
+        boxes = [(ys[1], xs[1], False)]
+    elif crops == 3:
+        boxes = [(ys[1], x, False) for x in xs] if w >= h else [(y, xs[1], False) for y in ys]
+    else:
+        five = [(ys[0], xs[0]), (ys[0], xs[2]), (ys[2], xs[0]), (ys[2], xs[2]), (ys[1], xs[1])]
+        boxes = [(y, x, False) for y, x in five] + [(y, x, True) for y, x in five]
+    n = norm
+    views = []
+    for y, x, flip in boxes:
+        y0, x0 = int(round(y)), int(round(x))
+        c = int(round(side))
+        ch, cw = min(c, h - y0), min(c, w - x0)
+        sl = (..., slice(y0, y0 + ch), slice(x0, x0 + cw))
+        i, m, r = (_resize(t[sl], crop, crop) for t in (iframes, mvs, residuals))
+        m = m * torch.tensor([crop / cw, crop / ch], dtype=m.dtype).view(1, 2, 1, 1)
+        if flip:
+            i, m, r = (t.flip(-1) for t in (i, m, r))
+            m = m * torch.tensor([-1.0, 1.0], dtype=m.dtype).view(1, 2, 1, 1)
+        views.append(((i - n.iframe_mean) / n.iframe_std, m / n.mv_std_px, r / n.residual_std))
+    return (*(torch.stack([v[k] for v in views]) for k in range(3)), [b[2] for b in boxes])

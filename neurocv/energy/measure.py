@@ -35,17 +35,27 @@ PAPER_OURS = {"views": "8x1", "params_m": 83.41, "tflops_ann": 0.15, "gflops_spi
 _SYNTH_ACTIONS = ("translate_right", "rotate_cw")
 
 
-def _clip_tensors(clips, crop: int):
-    from ..data.transforms import ClipTransform, to_tensors
+def _clip_tensors(clips, crop: int, crops: int = 1):
+    from ..data.transforms import ClipTransform, tsn_views, to_tensors
 
+    if crops > 1:
+        outs = [tsn_views(*to_tensors(c.iframes, c.mvs, c.residuals), crop, crops)[:3] for c in clips]
+        return tuple(torch.cat([o[k] for o in outs]) for k in range(3))
     tf = ClipTransform(crop=crop, train=False)
     outs = [tf(*to_tensors(c.iframes, c.mvs, c.residuals)) for c in clips]
     return tuple(torch.stack([o[k] for o in outs]) for k in range(3))
 
 
 def sample_inputs(segments: int, crop: int, source: str | Path | None = None, max_videos: int = 2,
-                  seed: int = 0) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], str]:
-    """``((iframes, mvs, residuals) each (B, T, C, crop, crop) normalised, description)`` (see module doc)."""
+                  seed: int = 0, crops: int = 1) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], str]:
+    """``((iframes, mvs, residuals) each (B, T, C, crop, crop) normalised, description)`` (see module doc). With
+    ``crops`` 3 or 10, every video's TSN test views (as ``eval --crops``), ``B = videos x crops``."""
+    from ..data.transforms import VIEW_COUNTS
+
+    if crops not in VIEW_COUNTS:
+        raise ConfigError(f"--crops must be one of {', '.join(map(str, VIEW_COUNTS))} for our models (the views "
+                          f"of `neurocv eval --crops`), got {crops}")
+    views = "centre crop" if crops == 1 else f"{crops} TSN views (as eval --crops {crops})"
     from ..codec import read_clip
 
     if source is None:
@@ -62,22 +72,23 @@ def sample_inputs(segments: int, crop: int, source: str | Path | None = None, ma
                 path = write_video(Path(tmp) / f"{action}.mp4", r.frames, codec="mpeg4", gop_size=12)
                 clips.append(read_clip(path, segments))
         desc = (f"synthetic: {len(clips)} clips ({', '.join(_SYNTH_ACTIONS[:max_videos])}; 48 frames "
-                f"{side}x{side}, MPEG-4 GOP 12, seed {seed}), centre crop {crop}")
-        return _clip_tensors(clips, crop), desc
+                f"{side}x{side}, MPEG-4 GOP 12, seed {seed}), {views} {crop}")
+        return _clip_tensors(clips, crop, crops), desc
     text = str(source)
     path = Path(text)
     if path.is_file() and path.suffix.lower() not in (".csv", ".txt"):
-        return _clip_tensors([read_clip(path, segments)], crop), f"video {path}, centre crop {crop}"
+        return _clip_tensors([read_clip(path, segments)], crop, crops), f"video {path}, {views} {crop}"
     from ..data import CompressedVideoDataset
 
     data, _, split = text.partition(":") if not path.exists() else (text, "", "")
-    ds = CompressedVideoDataset(data, split or "test", segments, crop, train=False)
+    ds = CompressedVideoDataset(data, split or "test", segments, crop, train=False, crops=crops)
     n = min(max_videos, len(ds))
     if n == 0:
         raise ConfigError(f"{text}: the split holds no videos to measure spikes on")
     items = [ds[i] for i in range(n)]
-    x = tuple(torch.stack([it[k] for it in items]) for k in ("iframes", "mvs", "residuals"))
-    return x, f"dataset {data} split {split or 'test'}: first {n} videos, centre crop {crop}"
+    join = torch.cat if crops > 1 else torch.stack
+    x = tuple(join([it[k] for it in items]) for k in ("iframes", "mvs", "residuals"))
+    return x, f"dataset {data} split {split or 'test'}: first {n} videos, {views} {crop}"
 
 
 def resolve_model(spec: str, num_classes: int | None = None) -> tuple[str, nn.Module | None, dict]:
@@ -117,7 +128,8 @@ def _ann_counts(model: nn.Module, segments: int, size: tuple[int, int]) -> list[
 
 
 def _effective_counts(model: nn.Module, i: torch.Tensor, mv: torch.Tensor, r: torch.Tensor) -> dict[str, LayerCount]:
-    """Per-video effective MACs / ACs of every op of a real forward pass on the sample batch, by layer name."""
+    """Per-view effective MACs / ACs of every op of a real forward pass on the sample batch (videos x crops views,
+    the mean over them), by layer name."""
     recs = count_ops(model, lambda: model(i, mv, r), effective=True)
     n = int(mv.shape[0])
     for c in recs:
@@ -137,7 +149,7 @@ def report_for_model(name: str, model: nn.Module, profile: HardwareProfile, segm
 
     size = tuple(model.config.input_size)
     ann = _ann_counts(model, segments, size)
-    (i, mv, r), desc = sample_inputs(segments, size[0], source, max_videos)
+    (i, mv, r), desc = sample_inputs(segments, size[0], source, max_videos, crops=crops)
     model.eval()
     model.set_surrogate(False)
     if model.config.order == "T-LS-GS":
@@ -159,8 +171,9 @@ def report_for_model(name: str, model: nn.Module, profile: HardwareProfile, segm
                         segments=segments, crops=crops, views=crops, input_size=size, inputs=desc, count=count,
                         notes=[f"weights: {weights}" if weights else "",
                                "spike counts depend on the weights and the inputs; the ANN partition's MACs do not",
-                               f"{crops} crop(s) per video: spikes measured on the centre crop, the same per crop"],
-                        n_videos=int(mv.shape[0]), paper=dict(PAPER_OURS) if name == "stm-base" else None)
+                               f"{crops} crop(s) per video: spikes and effective counts measured on every view "
+                               f"(the mean per view, x {crops})"],
+                        n_videos=int(mv.shape[0]) // crops, paper=dict(PAPER_OURS) if name == "stm-base" else None)
 
 
 def report_for_card(card, profile: HardwareProfile, segments: int | None = None,

@@ -200,7 +200,7 @@ class EnergyReport:
                     f"{r['energy_j'] * 1e3:.3f} |")
             lines.append(line + (f" {r['memory_j'] * 1e3:.3f} |" if show_mem else ""))
         if max_layers and len(rows) > max_layers:
-            lines.append(f"| ... {len(rows) - max_layers} more layers | | | | | | | | | | |" + (" |" if show_mem else ""))
+            lines.append(f"| ... {len(rows) - max_layers} more layers" + " |" * (11 + show_mem))
         lines += ["", "| | views | Params (M) | TFLOPs_ANN | GFLOPs_Spike | E_Total (J) |", "|---|---|---|---|---|---|"]
         lines += ["| " + " | ".join(r) + " |" for r in self._table1_rows()]
         lines.append(f"\n{self.count_note}.")

@@ -15,9 +15,18 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sequ
 
 
 def _collate(items):
-    out = {k: torch.stack([it[k] for it in items]) for k in ("iframes", "mvs", "residuals")}
+    # items of videos that could not be read (dataset skip_bad) travel as ``bad`` (video, reason) pairs: the loop
+    # warns about and counts them, or stops with --strict; a batch of nothing but bad items has no other keys
+    bad = [(it["video"], it["error"]) for it in items if "error" in it]
+    items = [it for it in items if "error" not in it]
+    if not items:
+        return {"bad": bad}
+    out = {"bad": bad} if bad else {}
+    out.update({k: torch.stack([it[k] for it in items]) for k in ("iframes", "mvs", "residuals")})
     out["label"] = torch.tensor([it["label"] for it in items])
     out["index"] = torch.tensor([it["index"] for it in items])
+    if "flipped" in items[0]:                       # multi-view test items: which views are mirrored
+        out["flipped"] = torch.stack([it["flipped"] for it in items])
     return out
 
 

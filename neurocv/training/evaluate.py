@@ -14,15 +14,22 @@ from ..checkpoint import build_model_from_checkpoint, input_settings, load_check
 from .distributed import DistContext
 from .loop import _topk, predict_loader
 
-__all__ = ["evaluate", "predict_videos"]
+__all__ = ["evaluate", "evaluate_folds", "predict_videos"]
 
 
 _input_settings = input_settings   # old name
 
 
 def evaluate(checkpoint: str | Path, data: str | Path, out_dir: str | Path | None = None, split: str = "test",
-             segments: int | None = None, crop: int | None = None, batch_size: int = 8, workers: int = 0) -> dict:
+             segments: int | None = None, crop: int | None = None, batch_size: int = 8, workers: int = 0,
+             fold: int | None = None, crops: int = 1, strict: bool = False) -> dict:
     """Top-1, top-5, per-class accuracy and confusion matrix of a checkpoint on a split (fractions in [0, 1]).
+
+    ``fold``: the official split (1-3) of UCF-101 / HMDB-51 (default: the one the checkpoint was trained on).
+    ``crops``: TSN test views per video, 1 (centre), 3 or 10; their logits are averaged.
+
+    Videos that cannot be read are skipped with one warning each (``strict``: the first one raises);
+    ``n_videos`` counts the videos scored, ``n_skipped`` and ``skipped`` (video, reason) the others.
 
     With ``out_dir``: writes ``eval.json`` and ``confusion.png`` there.
     """
@@ -30,22 +37,29 @@ def evaluate(checkpoint: str | Path, data: str | Path, out_dir: str | Path | Non
 
     ckpt = load_checkpoint(checkpoint)
     seg, crop, acc = _input_settings(ckpt, segments, crop)
-    ds = CompressedVideoDataset(data, split, seg, crop, train=False, accumulate=acc)
+    fold = int(fold or ckpt.get("train_config", {}).get("fold") or 1)
+    ds = CompressedVideoDataset(data, split, seg, crop, train=False, accumulate=acc, fold=fold, crops=crops,
+                                skip_bad=True)
     if list(ds.classes) != list(ckpt["classes"]):
         from ..errors import DatasetError
 
         raise DatasetError(f"{data}: classes {list(ds.classes)[:5]}... differ from the checkpoint's "
                            f"{list(ckpt['classes'])[:5]}...")
     model = build_model_from_checkpoint(ckpt)
-    loader = DistContext().loader(ds, batch_size, shuffle=False, seed=0, epoch=0, workers=workers)
-    logits, labels, _ = predict_loader(model, loader)
+    loader = DistContext().loader(ds, max(1, batch_size // crops), shuffle=False, seed=0, epoch=0, workers=workers)
+    from .loop import BadVideos
+
+    bad = BadVideos(strict=strict)
+    logits, labels, _ = predict_loader(model, loader, bad=bad)
     n = len(ds.classes)
     pred = logits.argmax(1)
     conf = np.zeros((n, n), dtype=np.int64)
     np.add.at(conf, (labels.numpy(), pred.numpy()), 1)
     per_class = {c: (float(conf[k, k] / conf[k].sum()) if conf[k].sum() else None) for k, c in enumerate(ds.classes)}
     result = {"top1": _topk(logits, labels, 1), "top5": _topk(logits, labels, 5), "n_videos": int(labels.numel()),
-              "split": split, "segments": seg, "crop": crop, "views": f"{seg}x1", "per_class": per_class,
+              "n_skipped": len(bad), "skipped": bad.listing(),
+              "split": split, "fold": fold, "segments": seg, "crop": crop, "crops": crops, "views": f"{seg}x{crops}",
+              "per_class": per_class,
               "confusion": conf.tolist(), "classes": list(ds.classes), "checkpoint": str(checkpoint)}
     if out_dir is not None:
         out_dir = Path(out_dir)
@@ -53,6 +67,29 @@ def evaluate(checkpoint: str | Path, data: str | Path, out_dir: str | Path | Non
             json.dump(result, fh, indent=1)
         plot_confusion(conf, list(ds.classes), out_dir / "confusion.png", title=f"top-1 {result['top1']:.3f}")
     return result
+
+
+def evaluate_folds(pattern: str, data: str | Path, folds: list[int], out_dir: str | Path | None = None,
+                   **kwargs) -> dict:
+    """The three-split protocol of UCF-101 / HMDB-51: ``evaluate`` the checkpoint ``pattern.format(fold=k)`` on
+    split ``k`` for every ``k`` in ``folds``; returns each split's result and the mean, sample standard deviation
+    (n - 1; 0 for one split), min and max of top-1 and top-5. With ``out_dir``: ``fold<k>/`` per split and
+    ``folds.json``."""
+    results = []
+    for k in folds:
+        sub = None if out_dir is None else Path(out_dir) / f"fold{k}"
+        r = evaluate(pattern.replace("{fold}", str(k)), data, sub, fold=k, **kwargs)
+        results.append({key: r[key] for key in ("fold", "top1", "top5", "n_videos", "checkpoint", "views")})
+    summary = {"folds": results, "views": results[0]["views"], "data": str(data)}
+    for key in ("top1", "top5"):
+        v = np.array([r[key] for r in results], dtype=np.float64)
+        summary[f"{key}_mean"] = float(v.mean())
+        summary[f"{key}_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+        summary[f"{key}_min"], summary[f"{key}_max"] = float(v.min()), float(v.max())
+    if out_dir is not None:
+        with atomic_open(Path(out_dir) / "folds.json", "w") as fh:
+            json.dump(summary, fh, indent=1)
+    return summary
 
 
 def plot_confusion(conf: np.ndarray, classes: list[str], path: Path, title: str = "") -> None:

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .._io import atomic_open, atomic_path
-from ..errors import ConfigError, DatasetError
+from ..errors import ConfigError, DatasetError, VideoDecodeError
 from ..checkpoint import build_model_from_checkpoint, load_checkpoint, save_checkpoint
 from .distributed import DistContext, setup_distributed
 
@@ -46,9 +46,11 @@ class TrainConfig:
     workers: int = 0
     seed: int = 0
     accumulate: bool = True
-    fold: int = 1
+    fold: int = 1                 # official split of UCF-101 / HMDB-51 (1-3)
+    init: str | None = None       # fine-tune: start from this checkpoint's weights (a new head if classes differ)
     model_overrides: tuple[tuple[str, Any], ...] = ()
     max_batches_per_epoch: int | None = None  # for smoke tests
+    strict: bool = False          # stop at the first unreadable video (default: skip it with one warning)
     progress: bool = True
 
     def __post_init__(self):
@@ -81,10 +83,42 @@ def _lr_lambda(total_steps: int, warmup_steps: int):
     return f
 
 
-def _batches(loader, limit):
+class BadVideos:
+    """Videos skipped because they could not be read: one warning each (on stderr), counted; ``strict`` raises at
+    the first one instead."""
+
+    def __init__(self, strict: bool = False, warn: bool = True):
+        self.strict = strict
+        self.warn = warn
+        self.reasons: dict[str, str] = {}
+
+    def note(self, bad: list[tuple[str, str]]) -> None:
+        import sys
+
+        for video, reason in bad:
+            if self.strict:
+                raise VideoDecodeError(f"{reason} (--strict stops at the first unreadable video)")
+            if video not in self.reasons:
+                self.reasons[video] = reason
+                if self.warn:
+                    print(f"warning: skipping {reason}", file=sys.stderr, flush=True)
+
+    def __len__(self) -> int:
+        return len(self.reasons)
+
+    def listing(self) -> list[dict]:
+        return [{"video": v, "reason": r} for v, r in sorted(self.reasons.items())]
+
+
+def _batches(loader, limit, bad: BadVideos | None = None):
+    """The loader's batches, at most ``limit``; unreadable videos go to ``bad`` (without one, the first raises)."""
     for k, batch in enumerate(loader):
         if limit is not None and k >= limit:
             return
+        if batch.get("bad"):
+            (bad if bad is not None else BadVideos(strict=True)).note(batch["bad"])
+        if "label" not in batch:  # every video of this batch was unreadable
+            continue
         yield batch
 
 
@@ -93,13 +127,31 @@ def _forward(model, batch):
     return model(*(batch[k].to(device, non_blocking=True) for k in ("iframes", "mvs", "residuals")))
 
 
+def _forward_views(model, batch, flip_label: list[int] | None):
+    """Logits of a batch; a multi-view batch (``(B, V, T, C, H, W)``, ``eval --crops``) runs every view and
+    averages the views' logits (TSN), a mirrored view's classes first mapped back through ``flip_label``."""
+    if batch["iframes"].dim() == 5:
+        return _forward(model, batch)
+    b, v = batch["iframes"].shape[:2]
+    flat = {k: batch[k].flatten(0, 1) for k in ("iframes", "mvs", "residuals")}
+    logits = _forward(model, flat).float().unflatten(0, (b, v))
+    if flip_label is not None and bool(batch["flipped"].any()):
+        perm = torch.as_tensor(flip_label, device=logits.device)
+        flipped = batch["flipped"].to(logits.device)[..., None]
+        logits = torch.where(flipped, logits[..., perm], logits)
+    return logits.mean(1)
+
+
 @torch.no_grad()
-def predict_loader(model, loader, dist: DistContext | None = None, limit: int | None = None):
-    """Logits and labels of every item the loader yields (gathered over DDP ranks)."""
+def predict_loader(model, loader, dist: DistContext | None = None, limit: int | None = None,
+                   bad: BadVideos | None = None):
+    """Logits and labels of every item the loader yields (gathered over DDP ranks); multi-view items are averaged
+    over their views."""
     model.eval()
     logits, labels, index = [], [], []
-    for batch in _batches(loader, limit):
-        logits.append(_forward(model, batch).float().cpu())
+    flip_label = getattr(loader.dataset, "flip_label", None)
+    for batch in _batches(loader, limit, bad):
+        logits.append(_forward_views(model, batch, flip_label).float().cpu())
         labels.append(torch.as_tensor(batch["label"]))  # logits are moved to the CPU below
         index.append(torch.as_tensor(batch["index"]))
     out = [torch.cat(x) if x else torch.zeros(0) for x in (logits, labels, index)]
@@ -124,8 +176,11 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
 
     dist = setup_distributed()
     out_dir = Path(out_dir)
-    train_set = CompressedVideoDataset(data, "train", cfg.segments, cfg.crop, accumulate=cfg.accumulate, fold=cfg.fold)
-    val_set = CompressedVideoDataset(data, "test", cfg.segments, cfg.crop, accumulate=cfg.accumulate, fold=cfg.fold)
+    train_set = CompressedVideoDataset(data, "train", cfg.segments, cfg.crop, accumulate=cfg.accumulate, fold=cfg.fold,
+                                       skip_bad=True)
+    val_set = CompressedVideoDataset(data, "test", cfg.segments, cfg.crop, accumulate=cfg.accumulate, fold=cfg.fold,
+                                     skip_bad=True)
+    bad = BadVideos(strict=cfg.strict, warn=dist.is_main)
     if len(train_set) == 0:
         raise DatasetError(f"{data}: the train split is empty")
     classes = list(train_set.classes)
@@ -151,6 +206,17 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
         sched.load_state_dict(ckpt["scheduler"])
         torch.set_rng_state(ckpt["rng"])
         metrics, best_top1, start_epoch = list(ckpt["metrics"]), float(ckpt["best_top1"]), int(ckpt["epoch"]) + 1
+    elif cfg.init:
+        from .finetune import init_from_checkpoint, summary
+
+        report = init_from_checkpoint(model, cfg.init, cfg.model, classes, dict(cfg.model_overrides))
+        if dist.is_main:
+            with atomic_open(out_dir / "init.json", "w") as fh:
+                json.dump(report, fh, indent=1)
+            if cfg.progress:
+                import sys
+
+                print(summary(report), file=sys.stderr)
     model.to(dist.device)
     net = dist.wrap(model)
     val_loader = dist.loader(val_set, per_rank_batch, shuffle=False, seed=cfg.seed, epoch=0, workers=cfg.workers)
@@ -167,7 +233,7 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
                                  workers=cfg.workers)
             net.train()
             loss_sum, correct, seen = 0.0, 0, 0
-            for batch in _batches(loader, steps_per_epoch):
+            for batch in _batches(loader, steps_per_epoch, bad):
                 logits = _forward(net, batch)
                 labels = torch.as_tensor(batch["label"]).to(logits.device)
                 loss = F.cross_entropy(logits, labels)
@@ -180,7 +246,8 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
                 seen += labels.numel()
                 bar.update(task, advance=1, info=f"epoch {epoch + 1}/{cfg.epochs} loss {loss.item():.3f}")
             stats = dist.sum_tensor(torch.tensor([loss_sum, correct, seen], dtype=torch.float64))
-            v_logits, v_labels, _ = predict_loader(net.module if hasattr(net, "module") else net, val_loader, dist)
+            v_logits, v_labels, _ = predict_loader(net.module if hasattr(net, "module") else net, val_loader, dist,
+                                                   bad=bad)
             row = {"epoch": epoch + 1, "train_loss": stats[0].item() / max(1, stats[2].item()),
                    "train_top1": stats[1].item() / max(1, stats[2].item()),
                    "val_loss": F.cross_entropy(v_logits, v_labels).item() if v_labels.numel() else float("nan"),
@@ -201,7 +268,14 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
             best_top1 = max(best_top1, row["val_top1"])
             dist.barrier()
     dist.close()
-    return metrics[-1] if metrics else {}
+    if len(bad) and dist.is_main:
+        import sys
+
+        with atomic_open(out_dir / "skipped_videos.json", "w") as fh:
+            json.dump(bad.listing(), fh, indent=1)
+        print(f"warning: skipped {len(bad)} unreadable video{'s' * (len(bad) != 1)} "
+              f"(listed in {out_dir / 'skipped_videos.json'})", file=sys.stderr, flush=True)
+    return {**metrics[-1], "skipped_videos": len(bad)} if metrics else {"skipped_videos": len(bad)}
 
 
 def _plain(cfg: TrainConfig) -> dict:
