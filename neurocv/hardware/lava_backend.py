@@ -67,6 +67,7 @@ class LavaSTMRunner:
         self.python = find_lava_python(python)
         self.shapes: dict[str, dict] = {}
         self.last_seconds = float("nan")     # worker-side seconds of the last run (Lava only, no transfer)
+        self.last_compute_s = float("nan")   # of which the layers' own compute (the rest is Lava's overhead)
         self._stderr: collections.deque[str] = collections.deque(maxlen=40)
         env = dict(os.environ)
         env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -163,6 +164,8 @@ class LavaSTMRunner:
         """One clip from rest: ``x (T, C, H, W)`` float32 -> ``(u (T, C', H', W') float32, counts)``."""
         reply, u = self._request({"op": "run", "name": name}, np.ascontiguousarray(x, dtype=np.float32))
         self.last_seconds = float(reply.get("seconds", float("nan")))
+        compute = reply.get("compute_s")
+        self.last_compute_s = float("nan") if compute is None else float(compute)
         return u, reply["counts"]
 
     @property

@@ -20,7 +20,8 @@ Extractor's port, never read with ``Var.get`` (slow); only the 3-element ``stats
 Protocol on stdin/stdout (stdout is reserved for it: fd 1 is pointed at stderr so that Lava's prints cannot
 corrupt it): each message is ``u32 json_len, json, u64 npy_len, npy bytes (may be empty)``. Requests
 ``{"op": "load", "nir": {name: path}, "mode": "float"|"fixed"[, "network": {"layout": ..., "conv": ...}]}``, ``{"op": "run", "name": ...}`` + clip
-``(T, C, H, W)`` float32, ``{"op": "close"}``. Replies ``{"ok": true, ...}`` (+ u for ``run``) or
+``(T, C, H, W)`` float32, ``{"op": "close"}``. Replies ``{"ok": true, ...}`` (``run``: + u, and ``counts``,
+``seconds`` (Lava's wall time), ``steps``, ``compute_s`` (the layers' own compute; null for the split layout)) or
 ``{"ok": false, "error": "one line"}``.
 """
 
@@ -73,13 +74,18 @@ class LavaSTMNetwork:
                              f"{conv!r}")
         self.spec, self.mode, self.buffer, self.layout = spec, mode, buffer, layout
         self.fixed = quantize_spec(spec, input_frac_bits) if mode == "fixed" else None
-        c, h, w = spec.input_shape
-        self.injector = Injector(shape=(w, h, c), buffer_size=buffer)
-        models = {Injector: PyLoihiInjectorModel, Extractor: PyLoihiExtractorModel}
-        build = self._build_fused if layout == "fused" else self._build_split
-        last = build(models, conv)
-        self.extractor = Extractor(shape=last.u_out.shape, buffer_size=buffer)
-        last.u_out.connect(self.extractor.in_port)
+        models = {}
+        if layout == "fused":
+            self._build_fused(buffer)
+            self.head = self.layers[0]
+        else:
+            c, h, w = spec.input_shape
+            self.injector = Injector(shape=(w, h, c), buffer_size=buffer)
+            models = {Injector: PyLoihiInjectorModel, Extractor: PyLoihiExtractorModel}
+            self._build_split(models, conv)
+            self.extractor = Extractor(shape=self.layers[-1].u_out.shape, buffer_size=buffer)
+            self.layers[-1].u_out.connect(self.extractor.in_port)
+            self.head = self.injector
         self.cfg = Loihi2SimCfg(select_tag="floating_pt" if mode == "float" else "fixed_pt",
                                 exception_proc_model_map=models)
         self.steps_done = 0
@@ -98,24 +104,26 @@ class LavaSTMNetwork:
         weight = _lava_w(fl.weight if fl else layer.weight.astype(np.float64))
         return dict(params, fanout=fan, fan_mult=nxt.out_channels if nxt else 0), weight
 
-    def _build_fused(self, models: dict, conv: str):
-        """``Injector -> STMLayer_0 -> ... -> STMLayer_L (u_out) -> Extractor``: no delays, T Lava steps a clip."""
+    def _build_fused(self, buffer: int) -> None:
+        """``host -> STMLayer_0 -> ... -> STMLayer_L -> host``: the first layer's input and the last one's membrane
+        are pipes to the host (no Injector/Extractor processes); no delays, T Lava steps a clip."""
         from .lava.process import STMLayerProcess
 
         c, h, w = self.spec.input_shape
-        src, self.layers = self.injector.out_port, []
+        src, self.layers = None, []
         n_layers = len(self.spec.layers)
         for k, (layer, (co, ho, wo)) in enumerate(zip(self.spec.layers, layer_shapes(self.spec))):
             nxt = self.spec.layers[k + 1] if k + 1 < n_layers else None
             params, weight = self._layer_params(k, nxt, ho, wo)
             proc = STMLayerProcess(input_shape=(w, h, c), weight=weight, stride=layer.stride, padding=layer.padding,
-                                   analog=layer.input == "analog", stream_u=nxt is None, **params)
-            src.connect(proc.s_in)
+                                   analog=layer.input == "analog", stream_u=nxt is None,
+                                   pipe_in=buffer if k == 0 else 0, pipe_out=buffer if nxt is None else 0, **params)
+            if src is not None:
+                src.connect(proc.s_in)
             src = proc.s_out
             self.layers.append(proc)
             c, h, w = co, ho, wo
         self.delay = 0
-        return self.layers[-1]
 
     def _build_split(self, models: dict, conv: str):
         """``Injector -> (Conv -> STMNeuron) x L -> Extractor`` with Lava's Conv process; its model is ours
@@ -145,7 +153,6 @@ class LavaSTMNetwork:
             self.layers.append(neuron)
             c, h, w = co, ho, wo
         self.delay = n_layers
-        return self.layers[-1]
 
     def _set(self, var, value) -> None:
         # before the first run the runtime is not started: Var.set is refused, the initial value is set instead
@@ -168,27 +175,32 @@ class LavaSTMNetwork:
                 self._set(proc.n_steps, steps)
         self.n_steps = steps
         if not self.started:
-            self.injector.create_runtime(run_cfg=self.cfg)
+            self.head.create_runtime(run_cfg=self.cfg)
             self.started = True
+        if self.layout == "fused":
+            send, receive = (self.layers[0].s_in.external_pipe_csp_send_port.send,
+                             self.layers[-1].u_out.external_pipe_csp_recv_port.recv)
+        else:
+            send, receive = self.injector.send, self.extractor.receive
         if self.fixed:
             xin = quantize_input(x, self.fixed[0]).astype(np.float64)
         else:
             xin = x.astype(np.float64)
         xin = np.ascontiguousarray(xin.transpose(0, 3, 2, 1))          # (T, W, H, C): Lava's layout
         total = steps + self.delay
-        zero = np.zeros(self.injector.out_port.shape)
-        self.injector.run(condition=RunSteps(num_steps=total, blocking=False), run_cfg=self.cfg)
+        zero = np.zeros(xin.shape[1:])
+        self.head.run(condition=RunSteps(num_steps=total, blocking=False), run_cfg=self.cfg)
         outs, sent = [], 0
         lag = min(total, self.buffer - 1)
         for _ in range(lag):
-            self.injector.send(xin[sent] if sent < steps else zero)
+            send(xin[sent] if sent < steps else zero)
             sent += 1
         while len(outs) < total:
-            outs.append(self.extractor.receive())
+            outs.append(receive())
             if sent < total:
-                self.injector.send(xin[sent] if sent < steps else zero)
+                send(xin[sent] if sent < steps else zero)
                 sent += 1
-        self.injector.wait()
+        self.head.wait()
         self.steps_done += total
         u = np.stack(outs[self.delay:self.delay + steps]).transpose(0, 3, 2, 1)
         u = (u * 2.0 ** -self.fixed[-1].q) if self.fixed else u
@@ -202,11 +214,13 @@ class LavaSTMNetwork:
             entry["macs"] = macs
         if self.fixed:
             counts["saturated"] = int(sum(s[2] for s in stats))
+        # the layers' own compute (conv, neurons, counts; fused layout only): the rest of a step is Lava's overhead
+        self.compute_s = float(sum(s[3] for s in stats)) if self.layout == "fused" else float("nan")
         return np.ascontiguousarray(u, np.float32), counts
 
     def stop(self) -> None:
         if self.started:
-            self.injector.stop()
+            self.head.stop()
             self.started = False
 
 
@@ -282,7 +296,10 @@ def main() -> int:
                         raise ValueError("run request without a clip")
                     t0 = time.perf_counter()
                     u, counts = nets[name].run(arr)
-                    write_message(out, {"ok": True, "counts": counts, "seconds": time.perf_counter() - t0}, u)
+                    seconds = time.perf_counter() - t0
+                    compute = nets[name].compute_s
+                    write_message(out, {"ok": True, "counts": counts, "seconds": seconds, "steps": int(arr.shape[0]),
+                                        "compute_s": None if compute != compute else compute}, u)
                 else:
                     raise ValueError(f"unknown op {op!r}")
             except Exception as e:  # reported to the client, which raises it; the worker keeps serving

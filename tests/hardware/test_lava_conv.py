@@ -102,6 +102,37 @@ for kind, fixed in (("float", False), ("int", True), ("binary", False), ("binary
     err = float(np.abs(ref - got).max()) if fixed else float(np.abs(ref - got).max() / max(np.abs(ref).max(), 1e-300))
     res["net"].append({"case": d, "kind": kind, "fixed": fixed, "err": err, "nonzero": int(np.count_nonzero(ref)),
                        "shape": list(ref.shape)})
+# Part 3: the fused layer's in-place neuron steps against the references, 30 steps each, saturation included
+from neurocv.hardware.fixed_point import FixedLayer, neuron_step_fixed
+from neurocv.hardware.lava.models import fixed_step, float_step
+res["fixed_step"] = []
+for sh in (-3, 0, 2):
+    fl = FixedLayer(None, 0, None, sh, 2458, 140000, 17, 0, 0)
+    shape = (9, 7, 5)
+    u, o, buf = np.zeros(shape), np.zeros(shape, bool), np.empty(shape)
+    u_ref, o_ref = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+    b = rng.integers(-5000, 5000, shape)
+    same, n_sat, n_ref = True, 0, 0
+    for step in range(30):
+        hi = (1 << 23) if step % 3 else 300000
+        a = rng.integers(-hi, hi, shape)
+        n_sat += fixed_step(u, o, a.astype(float), b.astype(float), fl.decay, fl.vth, sh, buf)
+        u_ref, o_ref, n = neuron_step_fixed(u_ref, o_ref, a, fl, b)
+        n_ref += n
+        same &= bool(np.array_equal(u, u_ref) and np.array_equal(o, o_ref.astype(bool)))
+    res["fixed_step"].append({"shift": sh, "same": same, "saturated": n_sat, "saturated_ref": n_ref})
+shape = (9, 7, 5)
+u, o, cur = np.zeros(shape, np.float32), np.zeros(shape, bool), np.empty(shape, np.float32)
+u_ref, o_ref = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+b = rng.standard_normal(shape).astype(np.float32) * 0.1
+leak, vth, same = np.float32(0.6), np.float32(0.1), True
+for step in range(30):
+    a = rng.standard_normal(shape) * 0.2
+    float_step(u, o, a, b, leak, vth, cur)
+    u_ref = (a.astype(np.float32) + b) + leak * u_ref - vth * o_ref      # the STMNeuron model's expression
+    o_ref = (u_ref > vth).astype(np.float32)
+    same &= bool(np.array_equal(u, u_ref) and np.array_equal(o, o_ref.astype(bool)))
+res["float_step"] = {"same": same, "spikes": int(o.sum())}
 print("RESULT " + json.dumps(res))
 """
 
@@ -142,3 +173,13 @@ def test_our_process_model_matches_lavas_in_a_network(results):
             assert c["err"] == 0, c
         else:
             assert c["err"] <= FLOAT_REL_TOL, c
+
+
+def test_fused_neuron_steps_equal_the_references(results):
+    """float_step is bit for bit the neuron process's float32 expression; fixed_step (float64 holding integers)
+    is bit for bit fixed_point.neuron_step_fixed, with right and left synaptic shifts and saturation."""
+    assert results["float_step"]["same"] and results["float_step"]["spikes"] > 0
+    assert [c["shift"] for c in results["fixed_step"]] == [-3, 0, 2]
+    for c in results["fixed_step"]:
+        assert c["same"] and c["saturated"] == c["saturated_ref"], c
+    assert results["fixed_step"][-1]["saturated"] > 0

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from lava.magma.core.decorator import implements, requires, tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
@@ -17,6 +19,7 @@ from neurocv.hardware.lava.process import STMLayerProcess, STMNeuronProcess
 
 STATE_MIN, STATE_MAX = -(1 << 23), (1 << 23) - 1
 DECAY_ONE = 4096
+MAX_FLOAT_SHIFT = 29     # 2^23 * 2^29 = 2^52: the fixed-point layer's synaptic input stays exact in float64
 
 
 class _Common(PyLoihiProcessModel):
@@ -126,13 +129,16 @@ class _LayerCommon(PyLoihiProcessModel):
                               binary=not int(self.analog[0]))
         self.o = np.zeros(self.u.shape, bool)
         self._acc = np.zeros(self.u.shape[:2], np.int64) if self.fan_mult[0] else None
-        self._tally = np.zeros(3)
+        self._tally = np.zeros(4)
 
     def update(self, a: np.ndarray) -> None:
         raise NotImplementedError
 
     def run_spk(self) -> None:
-        x = self.s_in.recv()
+        ports = self.s_in.csp_ports
+        # one sender: its array as sent (booleans stay booleans; PyInPort.recv would add it to a zero array)
+        x = ports[0].recv() if len(ports) == 1 else self.s_in.recv()
+        t0 = time.perf_counter()
         if self._plan is None:
             self._setup()
         if self.k[0] == 0:                        # a clip's first step: start from rest
@@ -152,7 +158,10 @@ class _LayerCommon(PyLoihiProcessModel):
             if self._acc is not None:
                 self._tally[0] = float(self._acc.sum())
                 self._tally[1] = self.fan_mult[0] * float((self._acc * self.fanout).sum())
+            self._tally[3] += time.perf_counter() - t0
             self.stats[:] = self._tally
+        else:
+            self._tally[3] += time.perf_counter() - t0
         self.s_out.send(self.o)
         if self.stream_u[0]:
             self.u_out.send(self.u)
@@ -173,18 +182,22 @@ def float_step(u: np.ndarray, o: np.ndarray, a: np.ndarray, bias: np.ndarray, le
 
 def fixed_step(u: np.ndarray, o: np.ndarray, a: np.ndarray, bias: np.ndarray, decay: int, v_th: int, shift: int,
                buf: np.ndarray) -> int:
-    """In place, int64, the integers of :func:`neurocv.hardware.fixed_point.neuron_step_fixed` with ``a`` the
-    conv's (exact, already wrapped) sums: ``u = sat24(decay(u) + shift(a) + b - v_th * o); o = u > v_th``. Both
-    roundings toward zero are done as ``(p + ((p >> 63) & (2^n - 1))) >> n``. Returns the saturated count."""
-    np.copyto(buf, a, casting="unsafe")                # the exact integer sums
-    if shift >= 0:
-        buf <<= shift
-    else:
-        buf += (buf >> 63) & ((1 << -shift) - 1)
-        buf >>= -shift
+    """In place, the integers of :func:`neurocv.hardware.fixed_point.neuron_step_fixed` on the conv's (exact,
+    already wrapped) sums ``a``: ``u = sat24(decay(u) + shift(a) + b - v_th * o); o = u > v_th``. Returns the
+    number of saturated updates.
+
+    ``u``, ``bias``, ``buf`` are float64 arrays holding integers: every intermediate is an integer below 2^53
+    (``|u| < 2^23``, ``decay < 2^13``, ``|a| <= 2^23`` and ``shift <= MAX_FLOAT_SHIFT``), so float64 arithmetic is
+    exact, and it is several times faster than numpy's int64 shifts. Rounding toward zero is ``trunc`` of an exact
+    power-of-two scaling."""
+    if shift > MAX_FLOAT_SHIFT:
+        raise ValueError(f"synaptic shift {shift} > {MAX_FLOAT_SHIFT}: not exact in float64")
+    np.multiply(a, 2.0 ** shift, out=buf)
+    if shift < 0:
+        np.trunc(buf, out=buf)
     u *= decay
-    u += (u >> 63) & (DECAY_ONE - 1)
-    u >>= 12
+    u *= 2.0 ** -12
+    np.trunc(u, out=u)
     u += buf
     u += bias
     np.multiply(o, v_th, out=buf)
@@ -231,10 +244,16 @@ class PySTMLayerFixed(_LayerCommon):
 
     def update(self, a: np.ndarray) -> None:
         if self._buf is None:
-            self._buf = np.empty(self.u.shape, np.int64)
+            self._buf = np.empty(self.u.shape)
+            self._uf = np.zeros(self.u.shape)            # the integer state, held exactly in float64
+            self._bias = self.bias.astype(np.float64)
+        if self.k[0] == 0:
+            self._uf[:] = 0
         # Lava's Conv casts its sums to int32 and wraps them to 24 bits: a no-op unless a sum leaves [-2^23, 2^23)
         safe = self._plan.binary and self._plan.row_abs_sum < 1 << 23
         if not safe and (a.min() < STATE_MIN or a.max() > STATE_MAX):
-            a = signed_wrap(a.astype(np.int32), 24)
-        self._tally[2] += fixed_step(self.u, self.o, a, self.bias, int(self.leak[0]), int(self.v_th[0]),
+            a = signed_wrap(a.astype(np.int32), 24).astype(np.float64)
+        self._tally[2] += fixed_step(self._uf, self.o, a, self._bias, int(self.leak[0]), int(self.v_th[0]),
                                      int(self.shift[0]), self._buf)
+        if self.stream_u[0]:
+            self.u[:] = self._uf

@@ -52,15 +52,20 @@ class STMLayerProcess(AbstractProcess):
     """Conv + STM neurons of one layer in one process: ``a = conv(s_in)`` (Lava's true convolution, weight in Lava
     layout ``(C_out, kW, kH, C_in)``, input ``(W, H, C_in)``; ``analog`` input is taken as is, otherwise as 0/1
     spikes), then the neuron update of :class:`STMNeuronProcess` on ``a``. Spikes leave ``s_out`` as booleans in
-    the same step (no delay); ``u_out`` streams the membrane when ``stream_u``.
+    the same step (no delay); ``u_out`` streams the membrane when ``stream_u``. ``pipe_in`` / ``pipe_out`` (a
+    buffer size, 0 = off) connect ``s_in`` / ``u_out`` straight to the host, as Lava's Injector and Extractor do,
+    without their two extra processes: the host sends with ``s_in.external_pipe_csp_send_port.send(x)`` and reads
+    with ``u_out.external_pipe_csp_recv_port.recv()``.
 
     Every clip is ``n_steps`` steps: the state is reset at each clip's first step (a step counter ``k``), so clips
     of that length follow each other without any host call. ``stats`` holds the last finished clip's [spikes, ACs
-    they cause in the next layer, saturated updates (fixed point only)]."""
+    they cause in the next layer, saturated updates (fixed point only), seconds spent computing (conv, neurons,
+    counts: what is not Lava's own overhead)]."""
 
     def __init__(self, *, input_shape: tuple[int, int, int], weight: np.ndarray, stride: int, padding: int,
                  analog: bool, bias: np.ndarray, leak: float, v_th: float, shift: int = 0, n_steps: int = 1,
-                 fanout: np.ndarray | None = None, fan_mult: int = 0, stream_u: bool = False, **kwargs) -> None:
+                 fanout: np.ndarray | None = None, fan_mult: int = 0, stream_u: bool = False, pipe_in: int = 0,
+                 pipe_out: int = 0, **kwargs) -> None:
         wi, hi, _ = input_shape
         k = weight.shape[1]
         wo, ho = (wi + 2 * padding - k) // stride + 1, (hi + 2 * padding - k) // stride + 1
@@ -69,6 +74,10 @@ class STMLayerProcess(AbstractProcess):
         self.s_in = InPort(shape=tuple(input_shape))
         self.s_out = OutPort(shape=shape)
         self.u_out = OutPort(shape=shape)
+        if pipe_in:      # the host writes the input here (as Lava's Injector does), no Injector process
+            self.s_in.flag_external_pipe(buffer_size=pipe_in)
+        if pipe_out:     # the host reads u here (as from Lava's Extractor), no Extractor process
+            self.u_out.flag_external_pipe(buffer_size=pipe_out)
         self.weight = Var(shape=weight.shape, init=weight)
         self.stride = Var(shape=(1,), init=stride)
         self.padding = Var(shape=(1,), init=padding)
@@ -84,4 +93,4 @@ class STMLayerProcess(AbstractProcess):
         fan_shape = (wo, ho)
         self.fanout = Var(shape=fan_shape, init=np.zeros(fan_shape) if fanout is None else fanout)
         self.fan_mult = Var(shape=(1,), init=fan_mult)
-        self.stats = Var(shape=(3,), init=0)
+        self.stats = Var(shape=(4,), init=0)
