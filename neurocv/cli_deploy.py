@@ -17,6 +17,7 @@ import typer
 
 from ._io import atomic_open
 from .errors import NeuroCVError
+from .runtime import BACKENDS
 
 
 def register(app, out, err) -> None:
@@ -31,12 +32,22 @@ def register(app, out, err) -> None:
                    dt_s: float = typer.Option(1e-3, "--dt", help="Seconds per STM time step (stated in the NIR)."),
                    reference: bool = typer.Option(True, "--reference/--no-reference",
                                                   help="Ship the torch weights that `run --check` compares with."),
+                   netx: Optional[bool] = typer.Option(None, "--netx/--no-netx",
+                                                       help="Also write lava-dl netx files (stm_*.net; default: "
+                                                            "for neuron=lif models; --netx fails for the paper's "
+                                                            "STM)."),
                    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON.")):
         """Export a checkpoint for deployment: ann.onnx, stm_mv.nir, stm_residual.nir, manifest.json."""
+        from .cli import check_checkpoint_arg, check_out_dir, on_interrupt
         from .exporters.deploy import export_deployment
 
+        if dt_s <= 0:
+            raise typer.BadParameter(f"must be > 0 seconds, got {dt_s:g}", param_hint="'--dt'")
+        check_checkpoint_arg(checkpoint)
+        check_out_dir(out_dir, "--out")
+        on_interrupt(f"nothing was written ({out_dir} is as it was); run the same command again to export")
         manifest = export_deployment(checkpoint, out_dir, segments=segments, crop=crop, dt_s=dt_s,
-                                     reference=reference)
+                                     reference=reference, netx=netx)
         report = json.loads((out_dir / "validation.json").read_text())
         if as_json:
             print(json.dumps(manifest))
@@ -52,20 +63,28 @@ def register(app, out, err) -> None:
                       f"{r['numpy_reference_max_abs_diff']:.3g}")
         out.print(f"  stitched pipeline vs torch (logits): max |diff| "
                   f"{report['pipeline']['logits']['max_abs_diff']:.3g}")
+        for m, r in (report.get("netx") or {}).items():
+            out.print(f"  netx {r['file']}: spikes per layer fixed {r['fixed']['spikes']}, float {r['float']['spikes']}"
+                      f", torch {r['torch_spikes']} (sample clip)", highlight=False)
         for fit in (manifest.get("fit") or {}).values():
             out.print(f"  STMs {fit['message']}", highlight=False)
 
     @app.command("run")
     def run_cmd(deploy: Path, videos: List[Path],
                 backend: str = typer.Option("lava-float", "--backend", "-b",
-                                            help="Spiking backend: lava-float, lava-fixed or torch."),
+                                            help=f"Spiking backend: {', '.join(BACKENDS)}."),
                 check: bool = typer.Option(False, "--check", help="Also run the torch model; report differences."),
                 as_json: bool = typer.Option(False, "--json", help="One JSON object per video (JSON lines)."),
                 ops: Optional[Path] = typer.Option(None, "--ops", help="Write the operation counts (JSON) here."),
                 top: int = typer.Option(5, "--top", min=1, max=5)):
         """Classify videos with a deployment: reader -> STMs (Lava or torch) -> onnxruntime -> top-5."""
+        from .cli import check_out_file
         from .runtime import Deployment
 
+        if backend not in BACKENDS:
+            raise typer.BadParameter(f"{backend!r} is not one of {', '.join(BACKENDS)}", param_hint="'--backend'")
+        if ops is not None:
+            check_out_file(ops, "--ops")
         dep = Deployment.load(deploy)
         failed = 0
         with dep.session(backend, check=check) as session:

@@ -1,9 +1,11 @@
 """The stitched runtime: a deployment folder (see :mod:`neurocv.exporters.deploy`) runs videos as
 
     reader (test transform of ``neurocv eval``: ``segments`` centre P-frames, centre crop, normalisation)
-      -> spiking backend: each STM on its modality's clip ``(T, C, H_pad, W_pad)`` -> membrane ``(T, C', H', W')``
-         ``lava-float`` / ``lava-fixed``: Lava processes in the ``.venv-lava`` worker (:class:`LavaSTMRunner`)
-         ``torch``: the STMs rebuilt in torch from the NIR files (:class:`TorchSTMRunner`)
+      -> spiking backend: each STM on its modality's clip ``(T, C, H_pad, W_pad)`` -> its output ``(T, C', H', W')``
+         (membrane, or spikes for a LIF model), through a simulator adapter of :mod:`neurocv.hardware.sims`:
+         ``lava-float`` / ``lava-fixed``: Lava processes in the ``.venv-lava`` worker
+         ``netx`` (= ``netx-fixed``) / ``netx-float``: the lava-dl netx files in Lava (LIF models)
+         ``torch`` / ``numpy``: the STMs from the NIR files with the model's step functions / the numpy reference
       -> onnxruntime on the ANN partition -> logits -> top-5 classes
 
 >>> dep = Deployment.load("deploy/")
@@ -19,6 +21,7 @@ maps) and ``logits`` (the whole pipeline vs torch).
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -26,75 +29,13 @@ import numpy as np
 
 from .errors import DeploymentError, NeuroCVError
 
-__all__ = ["BACKENDS", "Deployment", "RuntimeSession", "TorchSTMRunner", "OPS_SCHEMA"]
+__all__ = ["BACKENDS", "Deployment", "RuntimeSession", "OPS_SCHEMA"]
 
-BACKENDS = ("lava-float", "lava-fixed", "torch")
+#: the runtime's spiking backends: every simulator adapter (neurocv/hardware/sims/) and its aliases
+BACKENDS = ("lava-float", "lava-fixed", "netx", "netx-float", "netx-fixed", "torch", "numpy")
+_IN_PROCESS = ("torch", "numpy")
 OPS_SCHEMA = "neurocv.ops/1"
 _STAGE = {"mv": "stm_mv", "r": "stm_r"}
-
-
-class TorchSTMRunner:
-    """STMs from their torch-free specs (:class:`~neurocv.hardware.stm_spec.STMSpec`), run in torch float32 with
-    the model's own step function, so the result equals the model's STM. Same interface as ``LavaSTMRunner``:
-    ``run(name, x (T, C, H, W)) -> (u (T, C', H', W'), counts)``; every clip starts from rest."""
-
-    def __init__(self, specs: dict):
-        import torch
-
-        from .hardware.stm_spec import fanout_map, layer_shapes
-
-        self.specs = dict(specs)
-        self._layers = {}
-        for name, spec in self.specs.items():
-            in_hw = [spec.input_shape[1:]] + [s[1:] for s in layer_shapes(spec)[:-1]]
-            self._layers[name] = [
-                (torch.from_numpy(np.ascontiguousarray(l.weight, np.float32)),
-                 torch.from_numpy(np.ascontiguousarray(l.bias, np.float32)), l.stride, l.padding,
-                 torch.tensor(l.v_th, dtype=torch.float32), torch.tensor(l.leak, dtype=torch.float32),
-                 torch.from_numpy(fanout_map(l, *hw).astype(np.float32)))
-                for l, hw in zip(spec.layers, in_hw)]
-
-    def __enter__(self) -> "TorchSTMRunner":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        pass
-
-    def run(self, name: str, x: np.ndarray) -> tuple[np.ndarray, dict]:
-        import torch
-        import torch.nn.functional as F
-
-        from .hardware.stm_spec import analog_macs, check_input, empty_counts
-        from .models.neuron import STMParams, stm_step
-
-        if name not in self.specs:
-            raise ValueError(f"no STM named {name!r} (have {sorted(self.specs)})")
-        spec = self.specs[name]
-        x = torch.from_numpy(np.ascontiguousarray(check_input(spec, x)))
-        counts = empty_counts(spec)
-        layers = self._layers[name]
-        acs = [0.0] * len(layers)
-        spikes = [torch.zeros(())] * len(layers)
-        state = [None] * len(layers)
-        out = []
-        with torch.no_grad():
-            for t in range(x.shape[0]):
-                h = x[t][None]
-                for k, (w, b, stride, pad, v_th, leak, fan) in enumerate(layers):
-                    if spec.layers[k].input == "spikes":
-                        acs[k] += float(w.shape[0] * (h[0].sum(0) * fan).sum())
-                    u, state[k] = stm_step(F.conv2d(h, w, b, stride, pad), state[k], STMParams(v_th, leak),
-                                           surrogate=False)
-                    spikes[k] = spikes[k] + state[k].o.sum()
-                    h = state[k].o
-                out.append(u[0])
-        steps = x.shape[0]
-        for k, (entry, macs) in enumerate(zip(counts["layers"], analog_macs(spec, steps))):
-            entry.update(macs=macs, acs=acs[k], spikes=float(spikes[k]), neuron_updates=float(entry["neurons"] * steps))
-        return torch.stack(out).numpy(), counts
 
 
 def _version_tuple(v: str) -> tuple[int, ...]:
@@ -111,6 +52,78 @@ def _verify_file(f: Path, info: dict, hash_it: bool = True) -> None:
         raise DeploymentError(f"{f}: checksum mismatch (expected sha256 {str(info.get('sha256'))[:12]}..., "
                               f"{info.get('bytes')} bytes; found {f.stat().st_size} bytes): the file was "
                               f"modified or truncated; re-export")
+
+
+def _member(folder: Path, name, manifest: Path) -> Path:
+    """``folder / name`` for a bare file name that stays inside ``folder`` and is no symbolic link; else
+    :class:`DeploymentError` (a crafted manifest must not make neurocv read or hash files elsewhere)."""
+    bad = None
+    if not isinstance(name, str) or not name or name in (".", ".."):
+        bad = "is not a file name"
+    elif "/" in name or "\\" in name or os.sep in name or Path(name).is_absolute() or Path(name).name != name:
+        bad = "is not a bare file name inside the deployment folder"
+    elif (folder / name).is_symlink():
+        bad = "is a symbolic link; a deployment folder must hold its own files"
+    if bad:
+        raise DeploymentError(f"{manifest}: {name!r} {bad} (refused: a deployment folder is self-contained)")
+    return folder / name
+
+
+def _check_consistent(manifest: dict, mpath: Path) -> None:
+    """The manifest's input settings agree with its partition's shapes (an edited manifest is refused here, not
+    by a shape error in the middle of a run)."""
+    inp, part = manifest["input"], manifest["partition"]
+    try:
+        t, crop = int(inp["segments"]), int(inp["crop"])
+        padded = [int(v) for v in inp["padded_size"]]
+        shapes = [(s["name"], s["shape"]) for s in part["boundary"]]
+        shapes += [(f"{m} STM input", [None] + list(i["input"]["shape"])) for m, i in part["spiking"].items()]
+        shapes += [(f"{m} STM output", [None] + list(i["output"]["shape"])) for m, i in part["spiking"].items()]
+        n_logits = {s["name"]: s["shape"] for s in part["outputs"]}["logits"][-1]
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise DeploymentError(f"{mpath}: unreadable or incomplete manifest ({type(e).__name__}: {e})") from None
+    problems = []
+    if int(part.get("segments", t)) != t:
+        problems.append(f"input.segments {t} but partition.segments {part.get('segments')}")
+    problems += [f"input.segments {t} but {name} has {shape[1]} time steps" for name, shape in shapes
+                 if len(shape) > 1 and shape[1] != t]
+    if list(inp.get("size", [crop, crop])) != [crop, crop]:
+        problems.append(f"input.crop {crop} but input.size {inp.get('size')}")
+    for m, info in part["spiking"].items():
+        if list(info["input"]["shape"][-2:]) != padded:
+            problems.append(f"input.padded_size {padded} but the {m} STM takes {info['input']['shape'][-2:]}")
+    if n_logits != len(manifest["model"]["classes"]):
+        problems.append(f"{len(manifest['model']['classes'])} class names for {n_logits} logits")
+    if problems:
+        raise DeploymentError(f"{mpath}: the manifest contradicts itself ({'; '.join(problems[:3])}): it was "
+                              f"edited; re-export the model (e.g. `neurocv export CKPT -o DIR --segments N`)")
+
+
+def _check_onnx_external_data(folder: Path, onnx_path: Path, files: dict) -> None:
+    """Refuse an ONNX model whose tensors live in external files outside the folder (or not listed)."""
+    import onnx
+
+    try:
+        model = onnx.load(str(onnx_path), load_external_data=False)
+    except Exception:  # noqa: BLE001  (an unreadable file is reported by OnnxSession with its own message)
+        return
+    graphs, seen = [model.graph], set()
+    while graphs:
+        g = graphs.pop()
+        tensors = list(g.initializer) + [a.t for n in g.node for a in n.attribute if a.HasField("t")]
+        graphs += [a.g for n in g.node for a in n.attribute if a.HasField("g")]
+        graphs += [sg for n in g.node for a in n.attribute for sg in a.graphs]
+        for t in tensors:
+            if t.data_location != onnx.TensorProto.EXTERNAL:
+                continue
+            loc = {e.key: e.value for e in t.external_data}.get("location", "")
+            if loc in seen:
+                continue
+            seen.add(loc)
+            _member(folder, loc, onnx_path)
+            if loc not in files:
+                raise DeploymentError(f"{onnx_path}: external data {loc!r} is not listed (with its checksum) in "
+                                      f"the manifest (refused: a deployment folder is self-contained)")
 
 
 class Deployment:
@@ -136,11 +149,17 @@ class Deployment:
         from .hardware.onnx_backend import OnnxSession
         from .hardware.stm_spec import load_stm_spec
 
-        path = Path(path)
+        given = Path(path)
+        # absolute from here on: the paths cross into the Lava worker, which does not share our working folder
+        path = Path(os.path.abspath(given))
+        if path.is_file():
+            hint = (f"; a checkpoint? export it first: `neurocv export {given} -o DEPLOY/`"
+                    if given.suffix in (".pt", ".pth", ".ckpt") else "")
+            raise DeploymentError(f"{given}: a file, not a deployment folder (a folder holding manifest.json){hint}")
         mpath = path / "manifest.json"
         if not mpath.is_file():
-            raise DeploymentError(f"{path}: not a deployment folder (no manifest.json); create one with "
-                                  f"`neurocv export CKPT -o {path}`")
+            raise DeploymentError(f"{given}: not a deployment folder (no manifest.json); create one with "
+                                  f"`neurocv export CKPT -o {given}`")
         try:
             manifest = json.loads(mpath.read_text())
             fmt, versions, files = manifest["format"], manifest["versions"], manifest["files"]
@@ -148,6 +167,9 @@ class Deployment:
             outputs = {s["name"]: s["shape"] for s in manifest["partition"]["outputs"]}
             spiking = manifest["partition"]["spiking"]
             manifest["input"]["crop"], manifest["model"]["classes"]
+            onnx_file = manifest["onnx"]["file"]
+            if not isinstance(files, dict) or not all(isinstance(i, dict) for i in files.values()):
+                raise TypeError("'files' must map file names to {bytes, sha256}")
         except (ValueError, KeyError, TypeError) as e:
             raise DeploymentError(f"{mpath}: unreadable or incomplete manifest ({type(e).__name__}: {e})") from None
         if fmt != FORMAT:
@@ -156,14 +178,26 @@ class Deployment:
         if _version_tuple(made) != _version_tuple(__version__):
             raise DeploymentError(f"{mpath}: exported by neurocv {made}, this is neurocv {__version__} (versions "
                                   f"must agree in major.minor); re-export with this version")
+        # a deployment folder is self-contained: every file it names is a plain file inside it, listed and hashed
+        for name in files:
+            _member(path, name, mpath)
+        for name in [onnx_file] + [info.get("file") for info in spiking.values()]:
+            _member(path, name, mpath)
+            if name not in files:
+                raise DeploymentError(f"{mpath}: {name!r} is not listed (with its checksum) under 'files'")
+        _check_consistent(manifest, mpath)
         for name, info in files.items():
-            # the reference weights (the largest file by far) are only read by --check: hashed there, not here
+            # the reference weights (the largest file by far) are only read by --check: hashed there, not here;
+            # without them (deleted, or exported with --no-reference) everything but --check still runs
+            if info.get("role") == "reference" and not (path / name).exists():
+                continue
             _verify_file(path / name, info, hash_it=info.get("role") != "reference")
-        ann = OnnxSession(path / manifest["onnx"]["file"])
+        _check_onnx_external_data(path, path / onnx_file, files)
+        ann = OnnxSession(path / onnx_file)
         for kind, want, got in (("input", boundary, ann.inputs), ("output", outputs, ann.outputs)):
             got_s = {n: [d if isinstance(d, int) else "B" for d in s] for n, s in got.items()}
             if got_s != want:
-                raise DeploymentError(f"{path / manifest['onnx']['file']}: {kind}s {got_s} do not match the "
+                raise DeploymentError(f"{path / onnx_file}: {kind}s {got_s} do not match the "
                                       f"manifest's {want}")
         specs = {}
         for m, info in spiking.items():
@@ -174,6 +208,14 @@ class Deployment:
                                       f"the manifest says {want_in} -> {want_out}")
             specs[m] = spec
         return cls(path, manifest, specs, ann)
+
+    def stm_files(self) -> dict:
+        """``{modality: STMFiles}``: each STM's NIR file and, where exported (LIF models), its netx file."""
+        from .hardware.sims import STMFiles
+
+        return {m: STMFiles(m, self.path / info["file"],
+                            self.path / info["netx_file"] if info.get("netx_file") else None)
+                for m, info in self.spiking.items()}
 
     def session(self, backend: str = "lava-float", check: bool = False, python: str | Path | None = None
                 ) -> "RuntimeSession":
@@ -191,10 +233,10 @@ class Deployment:
 
         from .models import model_from_config
 
-        f = self.path / "reference.safetensors"
+        f = _member(self.path, "reference.safetensors", self.path / "manifest.json")
         if not f.is_file():
-            raise DeploymentError(f"{f}: missing: --check needs the reference weights (export without "
-                                  f"reference=False)")
+            raise DeploymentError(f"{f}: missing: --check needs the reference weights (re-export "
+                                  f"without --no-reference), or run without --check")
         if f.name in self.manifest["files"]:
             _verify_file(f, self.manifest["files"][f.name])
         model = model_from_config(self.manifest["model"]["config"])
@@ -211,8 +253,11 @@ class RuntimeSession:
     def __init__(self, dep: Deployment, backend: str, check: bool = False, python: str | Path | None = None):
         from .data.transforms import ClipTransform, Normalization
 
-        if backend not in BACKENDS:
-            raise DeploymentError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        from .hardware.sims import ALIASES, available
+
+        names = list(available()) + list(ALIASES)
+        if backend not in names:
+            raise DeploymentError(f"unknown backend {backend!r}; choose one of {', '.join(names)}")
         self.dep, self.backend, self.check, self.python = dep, backend, check, python
         norm = Normalization(**dep.manifest["input"]["normalization"])
         self.transform = ClipTransform(crop=dep.crop, train=False, norm=norm)
@@ -221,14 +266,10 @@ class RuntimeSession:
         self.videos: list[dict] = []
 
     def _start(self):
-        if self.backend == "torch":
-            self.runner = TorchSTMRunner(self.dep.specs)
-        else:
-            from .hardware.lava_backend import LavaSTMRunner
+        from .hardware.sims import open_simulator
 
-            paths = {m: self.dep.path / info["file"] for m, info in self.dep.spiking.items()}
-            runner = LavaSTMRunner(paths, self.backend.split("-")[1], python=self.python)
-            self.runner = runner.__enter__()
+        options = {} if self.backend in _IN_PROCESS else {"python": self.python}
+        self.runner = open_simulator(self.backend, self.dep.stm_files(), **options)
 
     def __enter__(self) -> "RuntimeSession":
         self._start()
@@ -266,14 +307,14 @@ class RuntimeSession:
         maps, layers, worker_s = {}, [], 0.0
         try:
             for m in self.dep.spiking:
-                u, counts = self.runner.run(m, self._pad(clip[m]))
-                maps[m] = u
-                worker_s += float(counts.get("seconds", getattr(self.runner, "last_seconds", 0.0)) or 0.0)
+                run = self.runner.run(m, self._pad(clip[m]))
+                maps[m], counts = run.output, run.counts
+                worker_s += run.seconds
                 layers += [{"name": e["name"], "partition": "spiking", "kind": "conv-lif", "input": e["input"],
                             "neurons": e["neurons"], "macs": e["macs"], "acs": e["acs"], "spikes": e["spikes"],
                             "neuron_updates": e["neuron_updates"]} for e in counts["layers"]]
         except NeuroCVError:
-            if self.backend != "torch":      # the worker may be dead: start a fresh one for the next video
+            if self.backend not in _IN_PROCESS:      # the worker may be dead: start a fresh one for the next video
                 try:
                     self.close()
                 except Exception:  # noqa: BLE001  (closing a dead worker must not hide the real error)
@@ -289,7 +330,7 @@ class RuntimeSession:
         p /= p.sum()
         top = np.argsort(-p, kind="stable")[:5]
         timing = {"decode": t1 - t0, "stm": t2 - t1, "ann": t3 - t2, "total": t3 - t0}
-        if self.backend != "torch":
+        if self.backend not in _IN_PROCESS:
             timing["stm_worker"] = worker_s
             timing["ipc"] = max(0.0, (t2 - t1) - worker_s)
         result = {"video": str(video), "backend": self.backend, "top1": self.dep.classes[int(top[0])],

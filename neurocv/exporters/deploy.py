@@ -5,6 +5,8 @@ Folder layout::
     ann.onnx               ANN partition (patch embeddings, transformer, mixer, RRDB, head), dynamic batch
     stm_mv.nir             spiking partition: the motion-vector STM     (only for modalities the model uses)
     stm_residual.nir       spiking partition: the residual STM
+    stm_mv.net, stm_residual.net   the same STMs as lava-dl netx files (Loihi integers; LIF models only, see
+                           :mod:`neurocv.hardware.netx_format`)
     reference.safetensors  the whole torch model's weights (``neurocv run --check`` compares against it)
     validation.json        what was checked at export and the largest differences seen
     manifest.json          versions, model config, classes, clip settings, boundary shapes, dt, tolerances,
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import shutil
 import tempfile
@@ -38,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._io import atomic_open, atomic_path
+from .._io import _umask, atomic_open, atomic_path
 from ..errors import DeploymentError, NeuroCVError
 from .onnx_export import ONNX_TOLERANCE, Tolerance, compare_outputs, export_onnx
 from .partition import ANN_OUTPUT, Partition, partition_model
@@ -94,16 +97,16 @@ def _load_source(source, classes, segments, crop, name):
 def _validate_spiking(part: Partition, files: dict[str, Path], seed: int) -> tuple[dict, dict]:
     """Torch STMs rebuilt from the NIR files vs the model's STMs, and the numpy reference; plus the specs."""
     from ..hardware.stm_spec import load_stm_spec, simulate_numpy
-    from ..runtime import TorchSTMRunner
+    from ..hardware.sims.torch_sim import TorchSimulator
 
     specs = {m: load_stm_spec(files[m]) for m in part.spiking}
-    runner = TorchSTMRunner(specs)
+    runner = TorchSimulator.from_specs(specs)
     inputs = part.sample_inputs(1, seed)
     ref = part.boundary_inputs(inputs)
     report = {}
     for m, sp in part.spiking.items():
         x = part.pad(inputs[sp.input.name][0].numpy())
-        u, _ = runner.run(m, x)
+        u = runner.run(m, x).output
         want = ref[sp.output.name][0].numpy()
         rep = compare_outputs({sp.output.name: u}, {sp.output.name: want}, STM_TOLERANCE,
                               f"{files[m].name} (torch from NIR vs model)")[sp.output.name]
@@ -116,10 +119,10 @@ def _validate_spiking(part: Partition, files: dict[str, Path], seed: int) -> tup
 def _validate_pipeline(part: Partition, specs: dict, onnx_path: Path, seed: int) -> dict:
     """STMs from NIR (torch) + onnxruntime vs the whole torch model on two sample clips."""
     from ..hardware.onnx_backend import OnnxSession
-    from ..runtime import TorchSTMRunner
+    from ..hardware.sims.torch_sim import TorchSimulator
 
     sess = OnnxSession(onnx_path)
-    runner = TorchSTMRunner(specs)
+    runner = TorchSimulator.from_specs(specs)
     worst = 0.0
     for k in range(2):
         inputs = part.sample_inputs(1, seed + 10 + k)
@@ -132,11 +135,53 @@ def _validate_pipeline(part: Partition, specs: dict, onnx_path: Path, seed: int)
                 feeds[s.name] = inputs[s.name].numpy()
             else:
                 x = part.pad(inputs[part.spiking[m].input.name][0].numpy())
-                feeds[s.name] = runner.run(m, x)[0][None]
+                feeds[s.name] = runner.run(m, x).output[None]
         got = sess.run(feeds)
         rep = compare_outputs(got, {ANN_OUTPUT: want}, RUNTIME_TOLERANCE, f"stitched pipeline on sample clip {k}")
         worst = max(worst, rep[ANN_OUTPUT]["max_abs_diff"])
     return {ANN_OUTPUT: {"max_abs_diff": worst, "ok": True}, "clips": 2}
+
+
+def _write_netx(part: Partition, specs: dict, tmp_dir: Path, seed: int, netx: bool | None) -> dict | None:
+    """lava-dl netx files for LIF models (``netx=None``: when every STM is LIF; ``True``: required, ExportError in
+    one line for the paper's STM; ``False``: none). Validated by reading each file back and running the numpy model
+    of what Lava computes from it (fixed and float) against the model's STM on a sample clip: spikes per layer and
+    the largest readout difference are recorded (quantisation may flip spikes near threshold; not a failure)."""
+    from ..hardware.netx_format import check_netx_compatible, read_netx, simulate_netx_numpy, write_netx
+    from ..hardware.sims.torch_sim import TorchSimulator
+
+    if netx is False or (netx is None and any(spec.neuron != "lif" for spec in specs.values())):
+        return None
+    for m, spec in specs.items():
+        check_netx_compatible(spec, f"{part.spiking[m].file_stem}.net")
+    report = {}
+    torch_sim = TorchSimulator.from_specs(specs)
+    inputs = part.sample_inputs(1, seed)
+    for m, sp in part.spiking.items():
+        path = tmp_dir / f"{sp.file_stem}.net"
+        written = write_netx(specs[m], path)
+        back = read_netx(path)
+        if any(not np.array_equal(a.weight, b.weight) or a.v_th != b.v_th for a, b in zip(written.layers,
+                                                                                         back.layers)):
+            raise DeploymentError(f"{path.name}: netx file does not read back as written")
+        x = part.pad(inputs[sp.input.name][0].numpy())
+        ref = torch_sim.run(m, x)
+        rep = {"file": path.name, "input_bits": back.input_bits, "readout": back.readout,
+               "layers": [{"name": l.name, "scale": l.scale, "weight_exp": l.weight_exp, "vThMant": l.v_th,
+                           "vDecay": l.v_decay, "bias_saturated": l.bias_saturated} for l in back.layers]}
+        for mode in ("float", "fixed"):
+            y, counts, _ = simulate_netx_numpy(back, x, mode)
+            rep[mode] = {"spikes": [c["spikes"] for c in counts["layers"]],
+                         "max_abs_diff": float(np.abs(y - ref.output).max())}
+        rep["torch_spikes"] = [c["spikes"] for c in ref.counts["layers"]]
+        report[m] = rep
+    return report
+
+
+def _with_netx(partition: dict, netx_report: dict | None) -> dict:
+    for m, rep in (netx_report or {}).items():
+        partition["spiking"][m]["netx_file"] = rep["file"]
+    return partition
 
 
 def _fit_check(specs: dict) -> dict | None:
@@ -177,7 +222,7 @@ def _publish(tmp_dir: Path, out_dir: Path) -> None:
 
 def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None = None, segments: int | None = None,
                       crop: int | None = None, dt_s: float = DEFAULT_DT_S, reference: bool = True,
-                      seed: int = 0, name: str | None = None) -> dict:
+                      seed: int = 0, name: str | None = None, netx: bool | None = None) -> dict:
     """Export a checkpoint (path) or a :class:`~neurocv.models.CompressedVideoTransformer` to ``out_dir``.
 
     ``segments`` / ``crop`` default to the checkpoint's training settings (as ``neurocv eval`` uses them), for a
@@ -199,6 +244,7 @@ def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None 
     part = partition_model(model, segments, (crop, crop))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    os.chmod(tmp_dir, 0o777 & ~_umask())   # mkdtemp makes 0700: give the folder the permissions mkdir would
     try:
         t0 = time.perf_counter()
         onnx_report = export_onnx(part, tmp_dir / "ann.onnx", seed=seed)
@@ -208,6 +254,7 @@ def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None 
             write_stm_nir(sp.stm, nir_files[m], sp.input.shape[1:], dt_s=dt_s, names=list(sp.layer_names))
         t1 = time.perf_counter()
         stm_report, specs = _validate_spiking(part, nir_files, seed)
+        netx_report = _write_netx(part, specs, tmp_dir, seed, netx)
         pipeline = _validate_pipeline(part, specs, tmp_dir / "ann.onnx", seed)
         if reference:
             from safetensors.torch import save_file
@@ -216,6 +263,7 @@ def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None 
             with atomic_path(tmp_dir / "reference.safetensors") as tmp:
                 save_file(state, str(tmp))
         validation = {"passed": True, "onnx": onnx_report, "stm": stm_report, "pipeline": pipeline,
+                      **({"netx": netx_report} if netx_report else {}),
                       "nir_round_trip": "ok", "export_s": round(t1 - t0, 3),
                       "validate_s": round(time.perf_counter() - t1 + onnx_report["validate_s"], 3)}
         with atomic_open(tmp_dir / "validation.json", "w") as fh:
@@ -233,7 +281,7 @@ def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None 
             "input": {"segments": segments, "crop": crop, "size": [h, w], "padded_size": list(part.padded_size),
                       "accumulate": bool(accumulate), "normalization": asdict(Normalization()),
                       "transform": "test: resize short side to crop*256/224, centre crop (neurocv eval)"},
-            "partition": part.to_dict(),
+            "partition": _with_netx(part.to_dict(), netx_report),
             "onnx": {"file": "ann.onnx", "opset": onnx_report["opset"], "batch_axis": "batch"},
             "dt_s": dt_s,
             "tolerances": {"onnx": ONNX_TOLERANCE.to_dict(), "stm": STM_TOLERANCE.to_dict(),

@@ -12,7 +12,7 @@ from neurocv.exporters.nir_export import stm_to_spec
 from neurocv.exporters.partition import partition_model
 from neurocv.hardware.stm_spec import simulate_numpy
 from neurocv.models import create_model
-from neurocv.runtime import TorchSTMRunner
+from neurocv.hardware.sims.torch_sim import TorchSimulator
 
 
 def tiny(**kw):
@@ -80,7 +80,8 @@ def test_torch_runner_equals_model_stm_and_counts_per_contract():
     sp = part.spiking["mv"]
     spec = stm_to_spec(sp.stm, sp.input.shape[1:], names=list(sp.layer_names), name="mv")
     x = part.sample_inputs(1, seed=5)["mvs"][0].numpy() * 2
-    u, counts = TorchSTMRunner({"mv": spec}).run("mv", x)
+    run = TorchSimulator.from_specs({"mv": spec}).run("mv", x)
+    u, counts = run.output, run.counts
     with torch.no_grad():
         want, _ = sp.stm(torch.from_numpy(x)[None])
     assert np.array_equal(u, want[0].numpy())

@@ -1,0 +1,43 @@
+"""Shared shell of the adapters that run the portable NIR file in an SNN library with its own importer (norse,
+snnTorch, nirtorch): the loading and running code is :mod:`neurocv.exporters.nir_check`'s."""
+
+from __future__ import annotations
+
+import time
+
+from . import SimRun, Simulator, SimulatorUnavailable, counts_from_spikes
+
+
+class NIRLibrarySimulator(Simulator):
+    library = "?"
+
+    def __init__(self, files: dict):
+        import nir
+
+        from ...exporters.nir_check import load_library
+        from ..stm_spec import load_stm_spec
+
+        self.name = self.library
+        self.specs, self.paths = {}, {}
+        for m, f in files.items():
+            spec = load_stm_spec(f.nir)
+            try:
+                graph = nir.read(f.nir)
+                load_library(self.library, graph, float(graph.metadata.get("dt_s", spec.dt_s)))
+            except ImportError as e:
+                raise SimulatorUnavailable(f"{self.library} is not installed ({e})") from None
+            except Exception as e:  # noqa: BLE001  (an importer's own error types: the reason, in one line)
+                msg = (str(e).splitlines() or [""])[0]
+                raise SimulatorUnavailable(f"{self.library} cannot read {f.nir.name}: {type(e).__name__}: "
+                                           f"{msg}"[:240]) from None
+            self.specs[m], self.paths[m] = spec, f.nir
+
+    def run(self, stm: str, x) -> SimRun:
+        from ...exporters.nir_check import run_library
+
+        t0 = time.perf_counter()
+        run = run_library(self.library, self.paths[stm], self.specs[stm], x)
+        if not run.loaded:
+            raise SimulatorUnavailable(f"{self.library}: {run.reason}")
+        return SimRun(run.output.astype("float32"), counts_from_spikes(self.specs[stm], run.spikes), run.membrane,
+                      run.spikes, time.perf_counter() - t0)

@@ -1,0 +1,28 @@
+"""The numpy reference (:func:`neurocv.hardware.stm_spec.simulate_numpy`): float32, every layer's membrane and
+spikes, no other library."""
+
+from __future__ import annotations
+
+import time
+
+from . import SimInfo, SimRun, Simulator
+
+
+class NumpySimulator(Simulator):
+    name = "numpy"
+
+    def __init__(self, files: dict):
+        from ..stm_spec import load_stm_spec
+
+        self.specs = {m: load_stm_spec(f.nir) for m, f in files.items()}
+
+    def run(self, stm: str, x) -> SimRun:
+        from ..stm_spec import simulate_numpy
+
+        t0 = time.perf_counter()
+        trace: dict = {}
+        y, counts = simulate_numpy(self.specs[stm], x, trace=trace)
+        return SimRun(y, counts, trace["membrane"], trace["spikes"], time.perf_counter() - t0)
+
+
+SIMULATORS = {"numpy": SimInfo("numpy", "numpy float32 reference (neurocv.hardware.stm_spec)", NumpySimulator)}

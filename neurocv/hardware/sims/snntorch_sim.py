@@ -1,0 +1,13 @@
+"""snnTorch 1.0: snnTorch 1.0 `import_from_nir` on the portable NIR file (Leaky, reset to zero); see :mod:`neurocv.exporters.nir_check`."""
+
+from __future__ import annotations
+
+from . import SimInfo
+from ._nir_libs import NIRLibrarySimulator
+
+
+class Simulator(NIRLibrarySimulator):
+    library = "snntorch"
+
+
+SIMULATORS = {"snntorch": SimInfo("snntorch", "snnTorch 1.0 `import_from_nir` on the portable NIR file (Leaky, reset to zero)", Simulator)}

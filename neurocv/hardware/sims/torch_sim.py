@@ -1,0 +1,93 @@
+"""The STMs rebuilt in torch from their NIR files with the model's own step functions (:mod:`neurocv.models.neuron`,
+float32), so they equal the trained model's STMs; the runtime's ``torch`` backend."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from . import SimInfo, SimRun, Simulator
+
+
+class TorchSimulator(Simulator):
+    name = "torch"
+
+    def __init__(self, files: dict):
+        from ..stm_spec import load_stm_spec
+
+        self._setup({m: load_stm_spec(f.nir) for m, f in files.items()})
+
+    @classmethod
+    def from_specs(cls, specs: dict) -> "TorchSimulator":
+        """From :class:`~neurocv.hardware.stm_spec.STMSpec` objects already read (the exporter's validation)."""
+        self = cls.__new__(cls)
+        self._setup(specs)
+        return self
+
+    def _setup(self, specs: dict) -> None:
+        import torch
+
+        from ..stm_spec import fanout_map, layer_shapes
+
+        self.specs = dict(specs)
+        self._layers = {}
+        for name, spec in self.specs.items():
+            in_hw = [spec.input_shape[1:]] + [s[1:] for s in layer_shapes(spec)[:-1]]
+            self._layers[name] = [
+                (torch.from_numpy(np.ascontiguousarray(l.weight, np.float32)),
+                 torch.from_numpy(np.ascontiguousarray(l.bias, np.float32)), l.stride, l.padding,
+                 torch.tensor(l.v_th, dtype=torch.float32), torch.tensor(l.leak, dtype=torch.float32),
+                 torch.from_numpy(fanout_map(l, *hw).astype(np.float32)), l.neuron)
+                for l, hw in zip(spec.layers, in_hw)]
+
+    def run(self, stm: str, x: np.ndarray) -> SimRun:
+        import torch
+        import torch.nn.functional as F
+
+        from ...models.neuron import STMParams, li_step, lif_step, stm_step
+        from ..stm_spec import analog_macs, check_input, empty_counts
+
+        if stm not in self.specs:
+            raise ValueError(f"no STM named {stm!r} (have {sorted(self.specs)})")
+        t0 = time.perf_counter()
+        spec = self.specs[stm]
+        x = torch.from_numpy(np.ascontiguousarray(check_input(spec, x)))
+        counts = empty_counts(spec)
+        layers = self._layers[stm]
+        acs = [0.0] * len(layers)
+        state = [None] * len(layers)
+        mems = [[] for _ in layers]
+        spikes = [[] for _ in layers]
+        out = []
+        with torch.no_grad():
+            for t in range(x.shape[0]):
+                h = x[t][None]
+                for k, (w, b, stride, pad, v_th, leak, fan, kind) in enumerate(layers):
+                    if spec.layers[k].input == "spikes":
+                        acs[k] += float(w.shape[0] * (h[0].sum(0) * fan).sum())
+                    cur = F.conv2d(h, w, b, stride, pad)
+                    if kind == "stm":
+                        y, state[k] = stm_step(cur, state[k], STMParams(v_th, leak), surrogate=False)
+                        v, o = state[k].u, state[k].o
+                    elif kind == "lif":
+                        y, state[k] = lif_step(cur, state[k], STMParams(v_th, leak), surrogate=False)
+                        v, o = state[k].v, state[k].o
+                    else:
+                        y, state[k] = li_step(cur, state[k], leak)
+                        v, o = state[k].v, torch.zeros_like(y)
+                    mems[k].append(v[0])
+                    spikes[k].append(o[0])
+                    h = o
+                out.append(y[0])
+        steps = x.shape[0]
+        spikes_np = [torch.stack(s).numpy() for s in spikes]
+        for k, (entry, macs) in enumerate(zip(counts["layers"], analog_macs(spec, steps))):
+            entry.update(macs=macs, acs=acs[k], spikes=float(spikes_np[k].sum()),
+                         neuron_updates=float(entry["neurons"] * steps))
+        return SimRun(torch.stack(out).numpy(), counts, [torch.stack(m).numpy() for m in mems], spikes_np,
+                      time.perf_counter() - t0)
+
+
+SIMULATORS = {"torch": SimInfo("torch", "the model's torch step functions on the STMs read from NIR (float32)",
+                               TorchSimulator)}
