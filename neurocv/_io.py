@@ -32,9 +32,11 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
                                dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the permissions open() would
+    mode = 0o666 & ~_umask()
+    os.chmod(tmp_path, mode)  # mkstemp makes 0600; give the file the permissions open() would
     try:
         yield tmp_path
+        os.chmod(tmp_path, mode)  # again: a library may have replaced the file with its own private temp file
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

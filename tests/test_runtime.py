@@ -185,7 +185,8 @@ def test_bad_deployments_are_rejected_with_one_line(deployment, tmp_path, case):
         _rewrite(dep, lambda m: m["partition"]["boundary"][1].update(shape=["B", 3, 16, 4, 4]))
         needle = "do not match the manifest"
     elif case == "stm_shape":
-        _rewrite(dep, lambda m: m["partition"]["spiking"]["r"]["input"].update(shape=[3, 3, 64, 64]))
+        spec = lambda m: m["partition"]["spiking"]["r"]["input"]   # noqa: E731  (channels only: still consistent)
+        _rewrite(dep, lambda m: spec(m).update(shape=spec(m)["shape"][:1] + [4] + spec(m)["shape"][2:]))
         needle = "stm_residual.nir: STM maps"
     elif case == "truncated_onnx":
         data = (dep / "ann.onnx").read_bytes()

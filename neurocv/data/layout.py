@@ -107,6 +107,9 @@ def load_split(data: str | Path, split: str = "train", fold: int = 1) -> VideoLi
         raise DatasetError(f"{data}: split must be 'train' or 'test', got '{split}'")
     if data.is_file() and data.suffix == ".csv":
         return _csv(data, split)
+    if data.is_file():
+        raise DatasetError(f"{data}: not a dataset: give a dataset folder (UCF-101 or HMDB-51 layout) or a .csv "
+                           f"list (path,label[,split])")
     if not data.is_dir():
         raise DatasetError(f"{data}: dataset folder not found")
     if (data / f"{split}.csv").exists():

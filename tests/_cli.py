@@ -1,0 +1,53 @@
+"""Run the real ``neurocv`` entry point the way a user does: from a working folder outside the repository, with
+relative paths. Shared by the CLI tests (test_cli_*.py, test_newcomer.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+_SCRIPT = Path(sys.executable).with_name("neurocv")
+# the console script pip installed beside this interpreter; `python -m neurocv.cli` where there is none
+NEUROCV = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "neurocv.cli"]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def user_env(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    env.update(COLUMNS="100", **extra)
+    return env
+
+
+def user_run(cwd: Path, *args, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``neurocv ARGS`` run in ``cwd`` (which must not be inside the repository)."""
+    assert REPO not in Path(cwd).resolve().parents and Path(cwd).resolve() != REPO, "run from outside the repo"
+    return subprocess.run(NEUROCV + [str(a) for a in args], cwd=cwd, capture_output=True, text=True,
+                          env=env or user_env(), timeout=timeout)
+
+
+def assert_ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr[-2000:]}"
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def assert_short_error(proc: subprocess.CompletedProcess, *needles: str, code: int = 2, max_lines: int = 1
+                       ) -> str:
+    """Exit ``code``, no traceback, at most ``max_lines`` lines on stderr, each of ``needles`` in it."""
+    text = proc.stderr
+    assert proc.returncode == code, f"exit {proc.returncode} (wanted {code}): {text[-2000:]}"
+    assert "Traceback" not in text, text
+    lines = text.strip().splitlines()
+    assert 1 <= len(lines) <= max_lines, f"{len(lines)} lines on stderr:\n{text}"
+    for n in needles:
+        assert n in text, f"{n!r} not in stderr: {text}"
+    return text
+
+
+def assert_usage_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
+    """typer's usage message: the usage line, the help hint and the error panel; exit 2."""
+    text = assert_short_error(proc, "Usage: ", *needles, code=2, max_lines=8)
+    assert "--help" in text
+    return text
