@@ -343,7 +343,12 @@ def train(
     warmup: float = typer.Option(1.0, "--warmup-epochs"),
     segments: int = typer.Option(8, "--segments", min=1),
     crop: int = typer.Option(None, "--crop", min=8, help="Training crop side (default: the model's input size)."),
-    workers: int = typer.Option(0, "--workers", "-j", min=0, help="Data-loading processes (0: in this process)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=0, help="Data-loading processes (0: in "
+                                          "this process; default: sized to the machine with CUDA, 0 on the CPU)."),
+    amp: str = typer.Option("auto", "--amp", help="Mixed precision: auto (bf16, or fp16 with a gradient scaler, "
+                            "with CUDA; off on the CPU), off, bf16, fp16."),
+    channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last", help="NHWC memory "
+                                                 "format for the convolutions (default: on with CUDA)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (weights, sampling, augmentation)."),
     fold: int = typer.Option(1, "--fold", min=1, max=3, help="Official split of UCF-101 / HMDB-51 (1, 2 or 3)."),
     init: Optional[Path] = typer.Option(None, "--init", help="Fine-tune: start from this checkpoint's weights, a "
@@ -374,7 +379,8 @@ def train(
                       weight_decay=weight_decay, eps=d_eps if eps is None else eps,
                       warmup_epochs=warmup, segments=segments, crop=crop or mcfg.input_size[0], workers=workers,
                       seed=seed, accumulate=not no_accumulate, model_overrides=overrides, fold=fold,
-                      init=None if init is None else str(init), strict=strict)
+                      init=None if init is None else str(init), strict=strict, amp=amp,
+                      channels_last=channels_last)
     on_interrupt(f"{out_dir / 'last.pt'} keeps the last finished epoch; run the same command again to resume "
                  f"from it")
     row = _train(data, out_dir, cfg, resume=not no_resume)

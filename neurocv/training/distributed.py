@@ -53,8 +53,10 @@ class DistContext:
         ids = [self.local_rank] if self.device.type == "cuda" else None
         return DistributedDataParallel(model.to(self.device), device_ids=ids)
 
-    def loader(self, dataset, batch_size: int, shuffle: bool, seed: int, epoch: int, workers: int) -> DataLoader:
-        """A loader whose order and augmentation depend only on ``(seed, epoch)`` (and the rank)."""
+    def loader(self, dataset, batch_size: int, shuffle: bool, seed: int, epoch: int, workers: int,
+               pin_memory: bool | None = None) -> DataLoader:
+        """A loader whose order and augmentation depend only on ``(seed, epoch)`` (and the rank); batches in pinned
+        memory when the device is CUDA (``pin_memory=None``), so host-to-device copies run asynchronously."""
         g = torch.Generator().manual_seed(seed * 100_003 + epoch * 1_009 + self.rank)
         if self.active:
             sampler = DistributedSampler(dataset, self.world_size, self.rank, shuffle=shuffle, seed=seed,
@@ -62,8 +64,9 @@ class DistContext:
             sampler.set_epoch(epoch)
         else:
             sampler = RandomSampler(dataset, generator=g) if shuffle else SequentialSampler(dataset)
+        pin = self.device.type == "cuda" if pin_memory is None else pin_memory
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, generator=g,
-                          collate_fn=_collate, persistent_workers=False)
+                          collate_fn=_collate, persistent_workers=False, pin_memory=pin)
 
     def sum_tensor(self, t: torch.Tensor) -> torch.Tensor:
         if self.active:

@@ -43,11 +43,13 @@ class TrainConfig:
     warmup_epochs: float = 1.0
     segments: int = 8
     crop: int = 112
-    workers: int = 0
+    workers: int | None = None    # data-loader processes; None: sized to the machine with CUDA, 0 on the CPU
     seed: int = 0
     accumulate: bool = True
     fold: int = 1                 # official split of UCF-101 / HMDB-51 (1-3)
     init: str | None = None       # fine-tune: start from this checkpoint's weights (a new head if classes differ)
+    amp: str = "auto"             # auto | off | bf16 | fp16 (see neurocv.training.precision)
+    channels_last: bool | None = None   # None: on with CUDA
     model_overrides: tuple[tuple[str, Any], ...] = ()
     max_batches_per_epoch: int | None = None  # for smoke tests
     strict: bool = False          # stop at the first unreadable video (default: skip it with one warning)
@@ -187,6 +189,11 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
     torch.manual_seed(cfg.seed)
     model = _create(cfg.model, len(classes), dict(cfg.model_overrides))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, eps=cfg.eps)
+    from .precision import amp_dtype, autocast, default_workers, grad_scaler, use_channels_last
+
+    dtype = amp_dtype(cfg.amp, dist.device)
+    scaler = grad_scaler(dist.device, dtype)
+    workers = cfg.workers if cfg.workers is not None else default_workers(dist.device, dist.world_size)
     per_rank_batch = max(1, cfg.batch_size // dist.world_size)
     steps_per_epoch = math.ceil(len(train_set) / (per_rank_batch * dist.world_size))
     if cfg.max_batches_per_epoch:
@@ -205,6 +212,8 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         torch.set_rng_state(ckpt["rng"])
+        if scaler is not None and "scaler" in ckpt:
+            scaler.load_state_dict(ckpt["scaler"])
         metrics, best_top1, start_epoch = list(ckpt["metrics"]), float(ckpt["best_top1"]), int(ckpt["epoch"]) + 1
     elif cfg.init:
         from .finetune import init_from_checkpoint, summary
@@ -218,8 +227,10 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
 
                 print(summary(report), file=sys.stderr)
     model.to(dist.device)
+    if use_channels_last(cfg.channels_last, dist.device):
+        model.to(memory_format=torch.channels_last)
     net = dist.wrap(model)
-    val_loader = dist.loader(val_set, per_rank_batch, shuffle=False, seed=cfg.seed, epoch=0, workers=cfg.workers)
+    val_loader = dist.loader(val_set, per_rank_batch, shuffle=False, seed=cfg.seed, epoch=0, workers=workers)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -230,16 +241,22 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
         for epoch in range(start_epoch, cfg.epochs):
             t0 = time.perf_counter()
             loader = dist.loader(train_set, per_rank_batch, shuffle=True, seed=cfg.seed, epoch=epoch,
-                                 workers=cfg.workers)
+                                 workers=workers)
             net.train()
             loss_sum, correct, seen = 0.0, 0, 0
             for batch in _batches(loader, steps_per_epoch, bad):
-                logits = _forward(net, batch)
+                with autocast(dist.device, dtype):
+                    logits = _forward(net, batch)
                 labels = torch.as_tensor(batch["label"]).to(logits.device)
-                loss = F.cross_entropy(logits, labels)
+                loss = F.cross_entropy(logits.float(), labels)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                if scaler is None:
+                    loss.backward()
+                    opt.step()
+                else:
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
                 sched.step()
                 loss_sum += loss.item() * labels.numel()
                 correct += (logits.argmax(1) == labels).sum().item()
@@ -261,6 +278,8 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
                     "scheduler": sched.state_dict(), "rng": torch.get_rng_state(), "metrics": metrics,
                     "best_top1": max(best_top1, row["val_top1"]), "train_config": _plain(cfg),
                 }
+                if scaler is not None:
+                    payload["scaler"] = scaler.state_dict()
                 if row["val_top1"] > best_top1:
                     save_checkpoint(out_dir / "best.pt", payload)
                 save_checkpoint(last, payload)
