@@ -9,7 +9,8 @@ streams (raw ``.h264``, MPEG-TS), whose NAL units start with ``00 00 01``.
 
 from __future__ import annotations
 
-__all__ = ["sps_max_ref_frames", "sps_in_extradata", "sps_in_packet", "avcc_length_size"]
+__all__ = ["sps_max_ref_frames", "sps_in_extradata", "sps_in_packet", "avcc_length_size", "packet_nals",
+           "ReferenceScan"]
 
 _HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
 
@@ -112,17 +113,6 @@ def _annexb_nals(data: bytes):
         yield data[s:end].rstrip(b"\x00") if k + 1 < len(starts) else data[s:end]
 
 
-def _length_prefixed_nals(data: bytes, size: int):
-    i = 0
-    while i + size <= len(data):
-        length = int.from_bytes(data[i:i + size], "big")
-        i += size
-        if length == 0 or i + length > len(data):
-            return
-        yield data[i:i + length]
-        i += length
-
-
 def sps_in_extradata(extradata: bytes | None) -> list[bytes]:
     """SPS NAL units held in a stream's extradata (``avcC`` record or Annex B)."""
     if not extradata:
@@ -140,10 +130,46 @@ def sps_in_extradata(extradata: bytes | None) -> list[bytes]:
     return [n for n in _annexb_nals(extradata) if n and n[0] & 0x1F == 7]
 
 
+def packet_nals(data: bytes, length_size: int | None) -> list[bytes]:
+    """NAL units of one packet: ``length_size``-prefixed (``avcC`` streams) where the lengths tile the packet
+    exactly, else Annex B (a 4-byte length of 256-511 reads ``00 00 01 xx``, so the prefix alone cannot tell)."""
+    if length_size is not None:
+        nals, i = [], 0
+        while i + length_size <= len(data):
+            length = int.from_bytes(data[i:i + length_size], "big")
+            i += length_size
+            if length == 0 or i + length > len(data):
+                break
+            nals.append(data[i:i + length])
+            i += length
+        if i == len(data) and nals:
+            return nals
+    return [n for n in _annexb_nals(data) if n]
+
+
 def sps_in_packet(data: bytes, length_size: int | None) -> list[bytes]:
-    """SPS NAL units in one packet: Annex B when it starts with a start code, else ``length_size``-prefixed."""
-    if data[:3] == b"\x00\x00\x01" or data[:4] == b"\x00\x00\x00\x01" or length_size is None:
-        nals = _annexb_nals(data)
-    else:
-        nals = _length_prefixed_nals(data, length_size)
-    return [n for n in nals if n and n[0] & 0x1F == 7]
+    """SPS NAL units in one packet."""
+    return [n for n in packet_nals(data, length_size) if n[0] & 0x1F == 7]
+
+
+class ReferenceScan:
+    """Follows ``nal_ref_idc`` of the coded slices, packet by packet in decode order.
+
+    A frame whose slices all have ``nal_ref_idc == 0`` is not kept as a reference, so the next P-frame of the GOP
+    predicts from an older frame even with ``max_num_ref_frames == 1``: ``skips`` becomes True when a
+    non-reference frame is followed by another frame before the next keyframe."""
+
+    def __init__(self):
+        self.skips = False
+        self._pending = False
+
+    def add(self, nals: list[bytes], keyframe: bool) -> None:
+        slices = [n[0] for n in nals if n[0] & 0x1F in (1, 5)]
+        if not slices:
+            return
+        if keyframe:
+            self._pending = False
+        elif self._pending:
+            self.skips = True
+        if all((h >> 5) & 3 == 0 for h in slices):
+            self._pending = True

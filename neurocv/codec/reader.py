@@ -65,6 +65,7 @@ class VideoIndex:
     reordered: bool
     decoder_delay: int
     ref_frames: int | None = None   # H.264: the SPS's max_num_ref_frames (largest over the stream's SPSs); else None
+    skips_references: bool = False  # H.264: a P-frame follows a non-reference frame (predicts from an older one)
     container: str = ""             # FFmpeg's demuxer name (e.g. "mov,mp4,m4a,3gp,3g2,mj2", "avi", "mpeg")
     keyframes_from: str = "container"  # "container" flags, or "decoded" picture types where the flags lie
 
@@ -171,11 +172,12 @@ def probe(path: str | Path) -> VideoIndex:
         codec = ctx.name
         is_h264 = codec == "h264"
         if is_h264:
-            from .h264 import avcc_length_size, sps_in_extradata, sps_in_packet
+            from .h264 import ReferenceScan, avcc_length_size, packet_nals, sps_in_extradata
 
             extradata = ctx.extradata
             sps = sps_in_extradata(extradata)
             length_size = avcc_length_size(extradata)
+            refs = ReferenceScan()
         pts_list: list[int | None] = []
         keys: list[bool] = []
         try:
@@ -185,8 +187,10 @@ def probe(path: str | Path) -> VideoIndex:
                 pts_list.append(packet.pts)
                 key = bool(packet.is_keyframe)
                 keys.append(key)
-                if is_h264 and (key or len(keys) == 1):
-                    sps += sps_in_packet(bytes(packet), length_size)
+                if is_h264:
+                    nals = packet_nals(bytes(packet), length_size)
+                    sps += [n for n in nals if n[0] & 0x1F == 7]
+                    refs.add(nals, key)
         except av.error.FFmpegError as exc:
             raise VideoDecodeError(f"{path}: truncated or corrupt container after {len(keys)} packets ({exc})") from None
         if not keys:
@@ -223,6 +227,7 @@ def probe(path: str | Path) -> VideoIndex:
             path=path, codec=codec, width=int(ctx.width), height=int(ctx.height), fps=fps,
             n_frames=len(keys), keyframes=keyframes, pts=pts, reordered=reordered,
             decoder_delay=int(getattr(ctx, "has_b_frames", 0) or 0), ref_frames=ref_frames,
+            skips_references=bool(is_h264 and refs.skips),
             container=str(container.format.name or ""),
         )
     finally:
@@ -277,6 +282,10 @@ def check_traceable(index: VideoIndex) -> None:
             raise UnsupportedCodecError(
                 f"{index.path}: H.264 with {index.ref_frames} reference frames (x264's default is 3): its motion "
                 f"vectors may point to older frames and FFmpeg does not say which; {_TRANSCODE_HINT}")
+        if index.skips_references:
+            raise UnsupportedCodecError(
+                f"{index.path}: H.264 with non-reference frames followed by P-frames (B-frames or hierarchical P), "
+                f"whose motion vectors skip frames; {_TRANSCODE_HINT}")
 
 
 class _Decoder:

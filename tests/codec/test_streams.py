@@ -169,3 +169,29 @@ def test_stream_without_codec_context_is_one_clean_error(monkeypatch, tmp_path):
     with pytest.raises(UnsupportedCodecError, match="no decoder.*weird") as info:
         probe(tmp_path / "x.mkv")
     assert "\n" not in str(info.value)
+
+
+def test_non_reference_frames_followed_by_p_frames_are_caught():
+    """With one reference frame a P-frame after a non-reference frame (nal_ref_idc 0) predicts from the frame before
+    it: hierarchical P. Slice NAL headers: 0x65 IDR (ref), 0x41 P (ref), 0x01 P (non-reference)."""
+    from neurocv.codec.h264 import ReferenceScan
+
+    def scan(frames):
+        s = ReferenceScan()
+        for header, key in frames:
+            s.add([bytes([header, 0x88])], key)
+        return s.skips
+
+    assert not scan([(0x65, True), (0x41, False), (0x41, False), (0x01, False), (0x65, True), (0x41, False)])
+    assert scan([(0x65, True), (0x41, False), (0x01, False), (0x41, False)])
+    assert not scan([(0x65, True), (0x41, False), (0x06, False), (0x41, False)])  # an SEI is no frame
+
+
+@pytest.mark.parametrize("suffix,fmt", [(".h264", None), (".ts", "mpegts"), (".mkv", None)])
+def test_h264_b_frames_without_timestamps_or_in_any_container_are_refused(tmp_path, rendered, suffix, fmt):
+    path = encode_frames(tmp_path / f"b{suffix}", rendered.frames, "libx264", fmt=fmt, options=_x264(1, bf=2),
+                         max_b_frames=2)
+    index = probe(path)
+    assert index.skips_references  # the B-frames are non-reference frames followed by P-frames
+    with pytest.raises(UnsupportedCodecError, match="neurocv transcode"):
+        read_clip(path, 4)
