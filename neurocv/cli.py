@@ -163,6 +163,10 @@ def info(video: Path, as_json: bool = typer.Option(False, "--json", help="Print 
         "gop_sizes": np.diff(np.r_[np.flatnonzero(types == 1), len(types)]).tolist(),
         "ref_frames": index.ref_frames,  # H.264: the SPS's max_num_ref_frames (neurocv traces only 1); else null
     }
+    from .codec.reader import traceable_reason
+
+    why = traceable_reason(index)
+    result.update(traceable=why is None, not_traceable_because=why)
     if as_json:
         print(json.dumps(result))
         return
@@ -172,6 +176,9 @@ def info(video: Path, as_json: bool = typer.Option(False, "--json", help="Print 
         out.print(f"[bold]{'ref_frames':>12}[/]  {index.ref_frames}")
     out.print(f"[bold]{'I-frames at':>12}[/]  {result['i_frames']}")
     out.print(f"[bold]{'GOP layout':>12}[/]  {_gop_layout(types)}", soft_wrap=True)
+    from rich.markup import escape
+
+    out.print(f"[bold]{'traceable':>12}[/]  " + ("yes" if why is None else "no: " + escape(why)), highlight=False)
 
 
 @app.command()
@@ -282,6 +289,38 @@ def cache(
         if report.failed else ""
     err.print(f"extracted {report.done}, already cached {report.skipped}, failed {len(report.failed)}{listed}"
               + (f", shard {shard}" if shard else ""), markup=False, highlight=False)
+
+
+@app.command()
+def prepare(
+    dataset: str = typer.Argument(..., help="ucf101, hmdb51 or kinetics."),
+    src: Path = typer.Argument(..., help="The official downloads: archives (.rar/.zip/.tar) or the folders they "
+                               "unpack to, with the split files / annotation CSVs."),
+    out: Path = typer.Option(..., "-o", "--out", help="The dataset folder to write (videos/, splits/ or CSVs)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Parallel transcoding processes "
+                                          "(default: one per CPU core)."),
+    qscale: int = typer.Option(2, "--qscale", min=1, max=31, help="MPEG-4 fixed quantiser (1 best, 31 worst)."),
+):
+    """Official UCF-101 / HMDB-51 / Kinetics downloads -> neurocv's layout, every video re-encoded to the paper's
+    form (MPEG-4 Part 2, 340x256, GOP 12, no B-frames); parallel, resumable, failures reported."""
+    from .data.prepare import DATASETS, prepare_dataset
+
+    if dataset not in DATASETS:
+        raise ConfigError(f"unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}")
+    check_out_dir(out, "-o")
+    on_interrupt(f"the videos finished so far are kept in {out}; run the same command again to do the rest")
+    r = prepare_dataset(dataset, src, out, workers, qscale)
+    for video, message in r.failed:
+        err.print(f"error: {message}", markup=False, highlight=False)
+    if r.missing:
+        err.print(f"warning: {len(r.missing)} video(s) listed but not in the download (listed in "
+                  f"{out / 'prepare_failures.json'})", highlight=False)
+    per = r.bytes / max(1, r.videos - len(r.failed))
+    print(f"{dataset}: {r.videos} videos in {out} (transcoded {r.done}, already there {r.skipped}, failed "
+          f"{len(r.failed)}, missing {len(r.missing)}); {r.bytes / 1e6:.1f} MB, {per / 1e3:.0f} kB per video; "
+          f"{r.seconds:.1f} s")
+    if r.failed:
+        raise typer.Exit(1)
 
 
 def _overrides(items: Optional[List[str]]) -> tuple:
@@ -472,6 +511,25 @@ def predict(checkpoint: Path, videos: List[Path],
             for p in r["top"]:
                 out.print(f"  {p['probability']:.3f}  {p['class']}")
     if any("error" in r for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def doctor(as_json: bool = typer.Option(False, "--json", help="Print the checks as one JSON list."),
+           lava_python: Optional[Path] = typer.Option(None, "--lava-python", help="The Lava environment's Python "
+                                                      "(default: $NEUROCV_LAVA_PYTHON, else .venv-lava)."),
+           no_worker: bool = typer.Option(False, "--no-worker", help="Do not start the Lava worker.")):
+    """Check both environments, their versions and the Lava worker; one line each, with the command that fixes
+    what is missing. Exit 1 if anything is."""
+    from .doctor import as_json as checks_json, run_checks
+
+    checks = run_checks(lava_python, worker=not no_worker)
+    if as_json:
+        print(checks_json(checks))
+    else:
+        for c in checks:
+            out.print(c.line(), markup=False, highlight=False)
+    if not all(c.ok for c in checks):
         raise typer.Exit(1)
 
 

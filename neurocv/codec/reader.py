@@ -288,6 +288,17 @@ def check_traceable(index: VideoIndex) -> None:
                 f"whose motion vectors skip frames; {_TRANSCODE_HINT}")
 
 
+def traceable_reason(index: VideoIndex) -> str | None:
+    """Why :func:`read_clip` would refuse this stream (the one-line reason without the file name), or None."""
+    try:
+        check_traceable(index)
+    except UnsupportedCodecError as exc:
+        return str(exc).removeprefix(f"{index.path}: ")
+    if index.p_positions.size == 0:
+        return f"all-intra video (no P-frames among {index.n_frames} frames); {_TRANSCODE_HINT}"
+    return None
+
+
 class _Decoder:
     """Decodes display-ordered frames of one video, seeking to GOP starts when the stream has timestamps."""
 

@@ -105,6 +105,7 @@ def test_info_reports_the_reference_count(tmp_path, rendered):
     cmd = [sys.executable, "-m", "neurocv.cli", "info", str(path)]
     info = json.loads(subprocess.run(cmd + ["--json"], capture_output=True, text=True, check=True).stdout)
     assert info["ref_frames"] == 5 and info["codec"] == "h264"
+    assert info["traceable"] is False and "5 reference frames" in info["not_traceable_because"]
     assert "ref_frames" in subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
 
 
