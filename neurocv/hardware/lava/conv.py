@@ -42,7 +42,9 @@ def signed_wrap(x: np.ndarray, bits: int) -> np.ndarray:
 
 class ConvPlan:
     """One convolution, prepared once: ``plan(x (W, H, C_in)) -> (W_out, H_out, C_out)`` float64 (the sum, exact
-    for integer inputs and weights while it stays below 2^53). ``binary`` turns the input into 0/1 first."""
+    for integer inputs and weights while it stays below 2^53), or float32 where that is exact too (0/1 input,
+    integer weights, ``sum |w| < 2^24``). ``binary`` turns the input into 0/1 first. The result is a buffer
+    reused by the next call."""
 
     def __init__(self, weight: np.ndarray, input_shape, stride=1, padding=0, dilation=1, groups: int = 1,
                  binary: bool = False):
@@ -66,14 +68,20 @@ class ConvPlan:
         # true convolution: flip the kernel, then it is a cross-correlation; one (kW*kH*C_g, C_out_g) matrix a group
         flipped = w[:, ::-1, ::-1, :]
         og = cout // g
-        self.w_cols = [np.ascontiguousarray(flipped[k * og:(k + 1) * og].reshape(og, -1).T) for k in range(g)]
-        self.padded = np.zeros((win + 2 * px, hin + 2 * py, cin), np.float64)
+        w_cols = [flipped[k * og:(k + 1) * og].reshape(og, -1).T for k in range(g)]
+        self.row_abs_sum = max(float(np.abs(c).sum(0).max()) for c in w_cols)   # max over outputs of sum |w|
+        # 0/1 input and integer weights: every partial sum is an integer below sum|w|; under 2^24 float32 is exact
+        # (and its matmul and im2col copy cost half)
+        exact32 = binary and bool(np.all(w == np.round(w))) and self.row_abs_sum < 1 << 24
+        self.dtype = np.float32 if exact32 else np.float64
+        self.w_cols = [np.ascontiguousarray(c, self.dtype) for c in w_cols]
+        self.padded = np.zeros((win + 2 * px, hin + 2 * py, cin), self.dtype)
         s0, s1, s2 = self.padded.strides
         self._windows = np.lib.stride_tricks.as_strided(
             self.padded, shape=(wo, ho, kw, kh, cin), strides=(sx * s0, sy * s1, dx * s0, dy * s1, s2), writeable=False)
         self._inner = (slice(px, px + win), slice(py, py + hin))
-        self._out = np.empty((wo * ho, cout), np.float64)
-        self.row_abs_sum = max(float(np.abs(c).sum(0).max()) for c in self.w_cols)   # max over outputs of sum |w|
+        self._cols = np.empty((wo, ho, kw, kh, cin), self.dtype) if g == 1 else None
+        self._out = np.empty((wo * ho, cout), self.dtype)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         inner = self.padded[self._inner]
@@ -83,8 +91,8 @@ class ConvPlan:
             inner[...] = x
         wo, ho, cout = self.output_shape
         if self.groups == 1:
-            cols = self._windows.reshape(wo * ho, -1)          # the im2col copy
-            np.matmul(cols, self.w_cols[0], out=self._out)
+            np.copyto(self._cols, self._windows)                # the im2col copy, into a buffer kept between steps
+            np.matmul(self._cols.reshape(wo * ho, -1), self.w_cols[0], out=self._out)
         else:
             cg = self.input_shape[2] // self.groups
             og = cout // self.groups

@@ -195,15 +195,15 @@ def fixed_step(u: np.ndarray, o: np.ndarray, a: np.ndarray, bias: np.ndarray, de
     np.multiply(a, 2.0 ** shift, out=buf)
     if shift < 0:
         np.trunc(buf, out=buf)
-    u *= decay
-    u *= 2.0 ** -12
+    u *= decay * 2.0 ** -12                # = (u * decay) / 4096 exactly: the true product is representable
     np.trunc(u, out=u)
     u += buf
     u += bias
     np.multiply(o, v_th, out=buf)
     u -= buf
-    n_sat = int(np.count_nonzero(u > STATE_MAX)) + int(np.count_nonzero(u < STATE_MIN))
-    if n_sat:
+    n_sat = 0
+    if u.max() > STATE_MAX or u.min() < STATE_MIN:
+        n_sat = int(np.count_nonzero(u > STATE_MAX)) + int(np.count_nonzero(u < STATE_MIN))
         np.clip(u, STATE_MIN, STATE_MAX, out=u)
     np.greater(u, v_th, out=o)
     return n_sat
@@ -215,7 +215,7 @@ def fixed_step(u: np.ndarray, o: np.ndarray, a: np.ndarray, bias: np.ndarray, de
 class PySTMLayerFloat(_LayerCommon):
     """float64 conv sums (as Lava's Conv), then float32: ``u = (float32(a) + b) + lambda * u - v_th * o``."""
 
-    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.float32)     # the host's clip is float32: half the bytes
     u_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.float32)
     u: np.ndarray = LavaPyType(np.ndarray, np.float32)
     bias: np.ndarray = LavaPyType(np.ndarray, np.float32)
