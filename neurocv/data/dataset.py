@@ -41,6 +41,7 @@ class CompressedVideoDataset(torch.utils.data.Dataset):
         # skip_bad: a video that cannot be read (recorded as failed by `neurocv cache`, or failing now) gives
         # ``{"index": i, "error": message}`` instead of raising, for the training and evaluation loops to skip
         self.skip_bad = skip_bad
+        self.known_bad: dict[str, str] = {}  # video -> reason, filled by the training loop: not decoded again
         self.crops = crops
         self.fold = fold
         self.videos = videos or load_split(self.data, split, fold)
@@ -83,7 +84,7 @@ class CompressedVideoDataset(torch.utils.data.Dataset):
         cached = cache_path(self.cache_dir, self.videos.root, video, self.accumulate)
         if cached.exists():
             return load_cached(cached, self.segments, self.train, rng)
-        reason = known_failure(cached, video)
+        reason = self.known_bad.get(str(video)) or known_failure(cached, video)
         if reason is not None:  # `neurocv cache` failed on this very file: don't decode it again
             raise VideoDecodeError(reason if str(video) in reason else f"{video}: {reason}")
         clip = read_clip(video, self.segments, train=self.train, rng=rng, accumulate=self.accumulate)

@@ -183,6 +183,7 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
     val_set = CompressedVideoDataset(data, "test", cfg.segments, cfg.crop, accumulate=cfg.accumulate, fold=cfg.fold,
                                      skip_bad=True)
     bad = BadVideos(strict=cfg.strict, warn=dist.is_main)
+    train_set.known_bad = val_set.known_bad = bad.reasons  # later epochs skip them without decoding again
     if len(train_set) == 0:
         raise DatasetError(f"{data}: the train split is empty")
     classes = list(train_set.classes)

@@ -86,3 +86,24 @@ def test_cached_failures_are_skipped_without_decoding(tmp_path, broken, monkeypa
     item = ds[5]
     assert item["video"] == bad[0] and bad[0] in item["error"]
     assert "iframes" in ds[0]
+
+
+def test_later_epochs_do_not_decode_a_bad_video_again(tmp_path, broken, monkeypatch):
+    from neurocv.data import dataset as dataset_module
+    from neurocv.training import TrainConfig, train
+
+    data, bad = broken
+    calls = {b: 0 for b in bad}
+    real = dataset_module.read_clip
+
+    def counting(video, *a, **k):
+        if str(video) in calls:
+            calls[str(video)] += 1
+        return real(video, *a, **k)
+
+    monkeypatch.setattr(dataset_module, "read_clip", counting)
+    cfg = TrainConfig(epochs=2, batch_size=8, segments=2, crop=32, seed=1, model_overrides=SMALL, progress=False,
+                      workers=0)
+    row = train(data, tmp_path / "run", cfg)
+    assert row["epoch"] == 2 and row["skipped_videos"] == 2
+    assert calls == {b: 1 for b in bad}  # tried once, then known bad
