@@ -42,7 +42,7 @@ from ..errors import ExportError
 from ..hardware.stm_spec import FORMAT, FORMAT_LIF, LIF_DT_S, STMLayerSpec, STMSpec, layer_shapes, load_stm_spec
 
 __all__ = ["stm_to_spec", "spec_to_nir", "lif_spec_to_nir", "lif_tau_gain", "stm_to_nir", "write_stm_nir",
-           "compare_graphs"]
+           "compare_graphs", "portability_note"]
 
 
 def stm_to_spec(stm, input_shape: Sequence[int], dt_s: float = 1e-3, names: Sequence[str] | None = None,
@@ -203,11 +203,29 @@ def compare_graphs(a, b) -> list[str]:
     return problems
 
 
+def portability_note(spec: STMSpec, file_name: str) -> str:
+    """One line: which tools read the NIR file of ``spec``, and for the paper's STM how to get a portable one."""
+    if spec.neuron == "stm":
+        return (f"{file_name}: the paper's STM (subtractive reset, analog membrane) as LI + Threshold + Scale: only "
+                f"nirtorch reads it (node map neurocv.exporters.nir_check.nirtorch_node_map); for a file norse, "
+                f"snnTorch and Loihi (netx) read, train with --set neuron=lif")
+    if spec.readout == "li":
+        return (f"{file_name}: Conv2d -> LIF with an LI readout, dt {spec.dt_s:g} s: nirtorch reads it; norse and "
+                f"snnTorch have no LI node (train with lif_readout=spikes for them)")
+    return (f"{file_name}: standard Conv2d -> LIF graph, dt {spec.dt_s:g} s (docs/nir.md): norse, snnTorch and "
+            f"nirtorch read it unmodified")
+
+
 def write_stm_nir(stm, path: str | Path, input_shape: Sequence[int], dt_s: float = 1e-3,
-                  names: list[str] | None = None):
+                  names: list[str] | None = None, report: dict | None = None, check_steps: int = 8):
     """Export ``stm`` to ``path`` (atomically), read it back with ``nir.read`` and check every array and edge
     against the graph in memory, then rebuild its :class:`STMSpec` with ``load_stm_spec``. Returns the graph;
-    raises :class:`ExportError` on any mismatch."""
+    raises :class:`ExportError` on any mismatch.
+
+    For a hardware-native STM (``neuron="lif"``) the file is also loaded, unmodified, in norse, snnTorch and
+    nirtorch (:func:`~.nir_check.check_libraries`) and run on a seeded random clip of ``check_steps`` steps: every
+    layer's spikes must equal the model's (:class:`ExportError` otherwise). ``report``, if given, receives
+    ``"portability"`` (:func:`portability_note`) and ``"libraries"`` (one row per library, or ``[]``)."""
     import nir
 
     graph = stm_to_nir(stm, input_shape, dt_s, names)
@@ -221,5 +239,15 @@ def write_stm_nir(stm, path: str | Path, input_shape: Sequence[int], dt_s: float
         problems = compare_graphs(graph, back)
         if problems:
             raise ExportError(f"{path}: NIR round trip differs: {'; '.join(problems[:5])}")
+        rows = []
+        spec = stm_to_spec(stm, input_shape, dt_s, names, name=json.loads(graph.metadata["layout"])["name"])
+        if spec.neuron == "lif":
+            from .nir_check import check_libraries
+
+            x = np.random.default_rng(0).standard_normal((check_steps, *spec.input_shape)).astype(np.float32)
+            rows = check_libraries(tmp, spec, x, require=True)
     load_stm_spec(path)   # the spec the Lava worker will build from must parse too
+    if report is not None:
+        report["portability"] = portability_note(spec, path.name)
+        report["libraries"] = rows
     return graph
