@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from . import SimRun, Simulator, SimulatorUnavailable, counts_from_spikes
 
 
@@ -30,6 +32,10 @@ class NIRLibrarySimulator(Simulator):
                 msg = (str(e).splitlines() or [""])[0]
                 raise SimulatorUnavailable(f"{self.library} cannot read {f.nir.name}: {type(e).__name__}: "
                                            f"{msg}"[:240]) from None
+            if spec.neuron != "lif":     # the importer took the graph, but neurocv maps only the portable neurons
+                raise SimulatorUnavailable(f"{self.library} reads {f.nir.name}, the paper's STM graph (LI + "
+                                           f"Threshold + Scale(-v_th) loop), only through neurocv's own modules; "
+                                           f"a portable file comes from a model trained with `--set neuron=lif`")
             self.specs[m], self.paths[m] = spec, f.nir
 
     def run(self, stm: str, x) -> SimRun:
@@ -39,5 +45,8 @@ class NIRLibrarySimulator(Simulator):
         run = run_library(self.library, self.paths[stm], self.specs[stm], x)
         if not run.loaded:
             raise SimulatorUnavailable(f"{self.library}: {run.reason}")
-        return SimRun(run.output.astype("float32"), counts_from_spikes(self.specs[stm], run.spikes), run.membrane,
-                      run.spikes, time.perf_counter() - t0)
+        spec = self.specs[stm]
+        # an LI layer hands on its membrane as its "output": it never spikes
+        spikes = [np.zeros_like(s) if layer.neuron == "li" else s for s, layer in zip(run.spikes, spec.layers)]
+        return SimRun(run.output.astype("float32"), counts_from_spikes(spec, spikes), run.membrane, spikes,
+                      time.perf_counter() - t0)
