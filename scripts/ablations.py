@@ -8,6 +8,15 @@ tables) and ``OUT.png`` (a bar chart).
 
     .venv/bin/python scripts/ablations.py DATA --runs runs/ablations --out docs/ablations [--epochs 20]
         [--extra-seeds 1,2 --seed-rows i-mv-r,mv-r,mv]
+
+The hardware-native STM (``neuron=lif``, not in the paper) has its own rows, ``lif`` (the last layer's spikes are the
+readout) and ``lif-li`` (a last leaky-integrator layer's membrane), beside the paper's STM over the same seeds::
+
+    .venv/bin/python scripts/ablations.py DATA --holdout HELD --epochs 12 --rows i-mv-r,lif --seed-rows i-mv-r,lif \
+        --extra-seeds 1,2 --reuse docs/ablations_4c_12ep.json --runs runs/ablations-lif --out docs/ablations_lif
+
+``--reuse REPORT`` takes the rows an earlier report of this script already holds (same epochs and batch size; seed
+``--seed`` only) instead of training them again. The report files are rewritten after every finished run.
 """
 
 from __future__ import annotations
@@ -31,6 +40,9 @@ ROWS = [
     ("stm-lstm", "4c", "STM replaced by ConvLSTM", {"stm": "lstm"}, True),
     ("stm-fixed", "4c", "fixed v_th and lambda", {"stm": "fixed"}, True),
     ("no-accumulate", "4c", "no accumulation (raw P-frames)", {}, False),
+    ("lif", "4c+", "hardware-native LIF (hard reset), last layer's spikes out", {"neuron": "lif"}, True),
+    ("lif-li", "4c+", "hardware-native LIF (hard reset), LI readout (membrane out)",
+     {"neuron": "lif", "lif_readout": "li"}, True),
 ]
 
 
@@ -50,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
                     "`neurocv synth H --seed 1 --videos-per-class 40 --test-fraction 0.95`): every final checkpoint "
                     "is also evaluated on its test split")
     ap.add_argument("--seed-rows", default="i-mv-r,mv-r,mv", help="rows that --extra-seeds repeats")
+    ap.add_argument("--reuse", type=Path, default=None, help="an earlier report (OUT.json) of this script: its rows "
+                    "for the same epochs, batch size and seed are taken instead of training them again")
     args = ap.parse_args(argv)
 
     from neurocv._io import atomic_open
@@ -57,22 +71,51 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = ROWS if args.rows == "all" else [r for r in ROWS if r[0] in args.rows.split(",")]
     n_classes = len(load_split(args.data, "test").classes)
+    reused = reusable_rows(args)
     results = []
+    seeds = [int(s) for s in args.extra_seeds.split(",") if s.strip()] if args.extra_seeds else []
+    seed_rows = [r for r in ROWS if seeds and r[0] in args.seed_rows.split(",")]
+    runs = {r[0]: {} for r in seed_rows}
     for rid, table, label, overrides, acc in rows:
         print(f"== {rid}: {label}", file=sys.stderr)
         row = {"id": rid, "table": table, "label": label, "overrides": overrides, "accumulate": acc}
-        row.update(run_row(args, args.runs / rid, overrides, acc, args.seed))
+        if rid in reused:
+            row.update({k: v for k, v in reused[rid].items() if k not in row})
+            row["reused_from"] = str(args.reuse)
+            row["data"] = reused["__data__"]
+        else:
+            row.update(run_row(args, args.runs / rid, overrides, acc, args.seed))
         results.append(row)
-    seeds = [int(s) for s in args.extra_seeds.split(",") if s.strip()] if args.extra_seeds else []
-    seed_rows = [r for r in ROWS if seeds and r[0] in args.seed_rows.split(",")]
-    runs = {r[0]: {args.seed: next((x for x in results if x["id"] == r[0]), None)} for r in seed_rows}
+        if rid in runs:
+            runs[rid][args.seed] = row
+        write_report(args, n_classes, results, seed_rows, runs, atomic_open)
     for seed in seeds:                   # seed-major: a killed run has whole seeds done
         for rid, table, label, overrides, acc in seed_rows:
             print(f"== {rid}: {label}, seed {seed}", file=sys.stderr)
             runs[rid][seed] = run_row(args, args.runs / f"{rid}-seed{seed}", overrides, acc, seed)
+            write_report(args, n_classes, results, seed_rows, runs, atomic_open)
+    print(markdown(write_report(args, n_classes, results, seed_rows, runs, atomic_open)))
+    return 0
+
+
+def reusable_rows(args) -> dict:
+    """Rows of ``--reuse`` trained with this run's epochs, batch size and seed, by id."""
+    if args.reuse is None:
+        return {}
+    old = json.loads(args.reuse.read_text())
+    if old.get("epochs") != args.epochs or old.get("seed") != args.seed:
+        sys.exit(f"error: {args.reuse}: trained {old.get('epochs')} epochs with seed {old.get('seed')}, this run "
+                 f"asks for {args.epochs} epochs with seed {args.seed}; nothing to reuse")
+    return {**{r["id"]: r for r in old.get("rows", [])}, "__data__": old.get("data")}
+
+
+def write_report(args, n_classes: int, results: list, seed_rows: list, runs: dict, atomic_open) -> dict:
+    """OUT.json, OUT.md and OUT.png for the runs finished so far; returns the report."""
     spread = []
     for rid, table, label, overrides, acc in seed_rows:
-        done = {str(s): r for s, r in runs[rid].items() if r is not None}
+        done = {str(s): r for s, r in sorted(runs[rid].items()) if r is not None}
+        if not done:
+            continue
         entry = {"id": rid, "label": label, "top1_final": {s: r["top1_final"] for s, r in done.items()}}
         entry["mean"] = sum(entry["top1_final"].values()) / len(done)
         if args.holdout is not None:
@@ -88,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     with atomic_open(args.out.with_suffix(".md"), "w") as fh:
         fh.write(markdown(report))
     plot(report, args.out.with_suffix(".png"))
-    print(markdown(report))
-    return 0
+    return report
 
 
 def run_row(args, run: Path, overrides: dict, accumulate: bool, seed: int) -> dict:
@@ -128,6 +170,10 @@ def markdown(report: dict) -> str:
     if held:
         lines[0] += (f" Held-out: the final checkpoint on the {n_held} test clips of `{held}`, an independent "
                      f"synthetic set (other seed) with the same classes.")
+    for r in report["rows"]:
+        if r.get("reused_from"):
+            lines[0] += (f" Row \"{r['label']}\" is taken from `{r['reused_from']}` (same recipe and seed, trained "
+                         f"on `{r.get('data', '?')}`).")
     hcol = " held-out top-1 (%) |" if held else ""
     lines += ["", "| table | row | final top-1 (%) | final top-5 (%) |" + hcol + " best top-1 (%) | best epoch "
               "| train top-1 at end (%) |", "|---|---|---|---|" + ("---|" if held else "") + "---|---|---|"]
@@ -137,7 +183,7 @@ def markdown(report: dict) -> str:
                      f"{pct(r['top1'])} | {r['best_epoch']} | {pct(r['train_top1_final'])} |")
     spread = report.get("seed_spread") or []
     if spread:
-        seeds = list(spread[0]["top1_final"])
+        seeds = sorted({s_ for r in spread for s_ in r["top1_final"]}, key=int)
         lines += ["", "The leading rows trained again with other seeds (only the seed changes); final top-1 (%) on "
                   "the test split" + (" / on the held-out set" if held else "") + ":", "",
                   "| row | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |",
@@ -150,6 +196,8 @@ def markdown(report: dict) -> str:
                     c += " / " + pct(r.get("top1_holdout", {}).get(s_))
                 cells.append(c)
             mean = pct(r["mean"]) + (" / " + pct(r.get("mean_holdout")) if held else "")
+            if len(r["top1_final"]) < len(seeds):
+                mean += f" ({len(r['top1_final'])} seeds)"
             lines.append(f"| {r['label']} | " + " | ".join(cells) + f" | {mean} |")
     return "\n".join(lines) + "\n"
 
