@@ -47,7 +47,7 @@ class Case:
 
 def _x264(ref: int, profile: str = "high", bf: int = 0, extra: str = "") -> dict:
     return {"qp": "20", "profile": profile,
-            "x264-params": f"keyint=12:min-keyint=12:scenecut=0:ref={ref}:bframes={bf}{extra}"}
+            "x264-params": f"keyint=12:min-keyint=12:scenecut=0:ref={ref}:bframes={bf}:b-adapt=0{extra}"}
 
 
 CASES = [
@@ -66,6 +66,8 @@ CASES = [
          flags="+mv4", size=(320, 128)),
     Case("mpeg4 B-frames mp4", "mpeg4", ".mp4", expect="refuse", bframes=2, erode=8),
     Case("mpeg4 B-frames avi", "mpeg4", ".avi", expect="refuse", bframes=2, erode=8),
+    Case("mpeg4 B-frames m4v (raw)", "mpeg4", ".m4v", expect="refuse", bframes=2, erode=8),
+    Case("mpeg4 2 frames", "mpeg4", ".mp4", frames=2, erode=8, flags="+mv4"),
     # H.264: profiles x reference counts, containers, B-frames
     Case("h264 baseline ref1 mp4", "libx264", ".mp4", options=_x264(1, "baseline"), erode=4),
     Case("h264 main ref1 mkv", "libx264", ".mkv", options=_x264(1, "main"), erode=4),
@@ -78,6 +80,8 @@ CASES = [
     Case("h264 high ref3 ts (Annex B)", "libx264", ".ts", expect="refuse", options=_x264(3), erode=4, fmt="mpegts"),
     Case("h264 x264 defaults, bf 0 (ref 3)", "libx264", ".mp4", expect="refuse", options={"qp": "20"}, erode=4),
     Case("h264 B-frames ref1", "libx264", ".mp4", expect="refuse", options=_x264(1, bf=2), bframes=2, erode=4),
+    Case("h264 B-frames raw", "libx264", ".h264", expect="refuse", options=_x264(1, bf=2), bframes=2, erode=4),
+    Case("h264 ref1 odd size 150x110", "libx264", ".mp4", options=_x264(1), erode=4, size=(150, 110)),
     # MPEG-1 / MPEG-2 (16x16 macroblocks), program and transport streams, raw
     Case("mpeg1 mpg", "mpeg1video", ".mpg", fmt="mpeg"),
     Case("mpeg1 ts", "mpeg1video", ".ts", fmt="mpegts"),
@@ -89,6 +93,8 @@ CASES = [
     Case("mpeg2 low_delay mpg", "mpeg2video", ".mpg", fmt="mpeg", flags="+low_delay"),
     Case("mpeg2 B-frames mpg", "mpeg2video", ".mpg", expect="refuse", fmt="mpeg", bframes=2),
     Case("mpeg2 B-frames ts", "mpeg2video", ".ts", expect="refuse", fmt="mpegts", bframes=2),
+    Case("mpeg2 B-frames m2v (raw)", "mpeg2video", ".m2v", expect="refuse", fmt="mpeg2video", bframes=2),
+    Case("mpeg2 odd size 150x110 mpg", "mpeg2video", ".mpg", fmt="mpeg", size=(150, 110)),
     # H.263 family, Sorenson (FLV), Microsoft MPEG-4 and WMV
     Case("h263 avi", "h263", ".avi", size=(176, 144)),
     Case("h263 3gp", "h263", ".3gp", size=(176, 144), fmt="3gp"),

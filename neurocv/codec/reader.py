@@ -264,7 +264,8 @@ def _decoded_types(index: VideoIndex) -> np.ndarray:
 
 
 def check_traceable(index: VideoIndex) -> None:
-    """Raise a clear error when the stream's codec exports no motion vectors or the stream holds B-frames."""
+    """Raise a clear error when the stream cannot be traced: a codec without motion vectors, B-frames, or H.264 whose
+    vectors may reference a frame other than the previous one (several reference frames, non-reference frames)."""
     if index.codec not in MV_CODECS:
         raise UnsupportedCodecError(
             f"{index.path}: codec '{index.codec}' exports no motion vectors in FFmpeg; {_TRANSCODE_HINT}")
@@ -278,14 +279,14 @@ def check_traceable(index: VideoIndex) -> None:
             raise UnsupportedCodecError(
                 f"{index.path}: H.264 stream without a readable sequence parameter set (reference frame count "
                 f"unknown), so its motion cannot be traced safely; {_TRANSCODE_HINT}")
-        if index.ref_frames > 1:
-            raise UnsupportedCodecError(
-                f"{index.path}: H.264 with {index.ref_frames} reference frames (x264's default is 3): its motion "
-                f"vectors may point to older frames and FFmpeg does not say which; {_TRANSCODE_HINT}")
         if index.skips_references:
             raise UnsupportedCodecError(
                 f"{index.path}: H.264 with non-reference frames followed by P-frames (B-frames or hierarchical P), "
                 f"whose motion vectors skip frames; {_TRANSCODE_HINT}")
+        if index.ref_frames > 1:
+            raise UnsupportedCodecError(
+                f"{index.path}: H.264 with {index.ref_frames} reference frames (x264's default is 3): its motion "
+                f"vectors may point to older frames and FFmpeg does not say which; {_TRANSCODE_HINT}")
 
 
 def traceable_reason(index: VideoIndex) -> str | None:
