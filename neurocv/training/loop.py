@@ -287,6 +287,13 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
                 write_metrics(out_dir, metrics)
             best_top1 = max(best_top1, row["val_top1"])
             dist.barrier()
+    if dist.active:  # each rank saw its own shard of the videos: rank 0 reports them all
+        import torch.distributed as tdist
+
+        parts = [None] * dist.world_size
+        tdist.all_gather_object(parts, dict(bad.reasons))
+        for part in parts:
+            bad.reasons.update(part or {})
     dist.close()
     if len(bad) and dist.is_main:
         import sys

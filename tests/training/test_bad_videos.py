@@ -107,3 +107,15 @@ def test_later_epochs_do_not_decode_a_bad_video_again(tmp_path, broken, monkeypa
     row = train(data, tmp_path / "run", cfg)
     assert row["epoch"] == 2 and row["skipped_videos"] == 2
     assert calls == {b: 1 for b in bad}  # tried once, then known bad
+
+
+def test_ddp_ranks_report_every_skipped_video(tmp_path, broken):
+    """Under torchrun each rank reads its own shard; rank 0 reports the skipped videos of all ranks."""
+    data, bad = broken
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29547", "-m",
+           "neurocv.cli", *map(str, train_args(data, tmp_path / "ddp"))]
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "skipped 2 unreadable videos" in proc.stderr
+    listed = json.loads((tmp_path / "ddp" / "skipped_videos.json").read_text())
+    assert sorted(r["video"] for r in listed) == sorted(bad)
