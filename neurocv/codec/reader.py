@@ -165,10 +165,10 @@ def probe(path: str | Path) -> VideoIndex:
     try:
         stream = container.streams.video[0]
         ctx = stream.codec_context
-        if ctx is None:  # FFmpeg has no decoder for this stream's codec
-            name = getattr(getattr(stream, "codec", None), "name", None) or "unknown"
-            raise UnsupportedCodecError(f"{path}: FFmpeg has no decoder for the video stream (codec '{name}'); "
-                                        f"{_TRANSCODE_HINT} with a tool that reads it")
+        if ctx is None:  # FFmpeg has no decoder for this stream (an unknown or damaged codec tag)
+            raise UnsupportedCodecError(f"{path}: FFmpeg has no decoder for its video stream (unknown codec, or a "
+                                        f"damaged header); re-encode it with a tool that reads it, then "
+                                        f"`neurocv transcode` if needed")
         codec = ctx.name
         is_h264 = codec == "h264"
         if is_h264:

@@ -158,18 +158,20 @@ def test_true_all_intra_avi_still_refused(tmp_path, rendered):
 
 # ---- a stream without a decoder ---------------------------------------------------------------------------------
 
-def test_stream_without_codec_context_is_one_clean_error(monkeypatch, tmp_path):
-    """FFmpeg opens the stream but has no decoder for it (codec context missing): one line, no AttributeError."""
-    from types import SimpleNamespace
-
-    from neurocv.codec import reader
-
-    fake_stream = SimpleNamespace(codec_context=None, codec=SimpleNamespace(name="weird"))
-    fake = SimpleNamespace(streams=SimpleNamespace(video=[fake_stream]), close=lambda: None)
-    monkeypatch.setattr(reader, "_open", lambda path: fake)
-    with pytest.raises(UnsupportedCodecError, match="no decoder.*weird") as info:
-        probe(tmp_path / "x.mkv")
-    assert "\n" not in str(info.value)
+def test_stream_without_codec_context_is_one_clean_error(tmp_path, rendered):
+    """A damaged sample description (the MP4's `avc1` entry overwritten) leaves FFmpeg a video stream without a codec
+    context: one line, no AttributeError (found by fuzzing)."""
+    path = encode_frames(tmp_path / "ok.mp4", rendered.frames[:6], "libx264", options=_x264(1))
+    data = bytearray(path.read_bytes())
+    entry = data.index(b"avc1", data.index(b"stsd"))
+    data[entry:entry + 4] = b"zzzz"
+    bad = tmp_path / "no_codec.mp4"
+    bad.write_bytes(bytes(data))
+    with av.open(str(bad)) as c:
+        assert c.streams.video[0].codec_context is None  # the case this test is about
+    with pytest.raises(UnsupportedCodecError, match="no decoder") as info:
+        read_clip(bad, 2)
+    assert str(bad) in str(info.value) and "\n" not in str(info.value)
 
 
 def test_non_reference_frames_followed_by_p_frames_are_caught():
