@@ -138,3 +138,21 @@ def test_paper_stm_note_names_readers_and_the_way_out():
     stm = set_surrogate(SpikingTemporalModulator(2, (8, 6), (2, 1), v_th=0.1), False)
     note = portability_note(stm_to_spec(stm, (2, 16, 16)), "stm_mv.nir")
     assert "only nirtorch" in note and "--set neuron=lif" in note and "\n" not in note
+
+
+def test_missing_library_is_reported_not_fatal(exported, monkeypatch):
+    import neurocv.exporters.nir_check as nc
+
+    stm, path, _, clip, _ = exported
+    real = nc.load_library
+
+    def fake(library, graph, dt_s):
+        if library == "snntorch":
+            raise ImportError("No module named 'snntorch'")
+        return real(library, graph, dt_s)
+
+    monkeypatch.setattr(nc, "load_library", fake)
+    rows = {r["library"]: r for r in check_libraries(path, stm_to_spec(stm, (2, 16, 16), names=NAMES, name="mv"),
+                                                     clip, require=True)}
+    assert not rows["snntorch"]["loaded"] and rows["snntorch"]["reason"].startswith("not installed")
+    assert rows["norse"]["spikes_equal"] and rows["nirtorch"]["spikes_equal"]
