@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import List, Optional
@@ -87,27 +88,33 @@ def register(app, out, err) -> None:
             check_out_file(ops, "--ops")
         dep = Deployment.load(deploy)
         failed = 0
-        with dep.session(backend, check=check) as session:
-            for video in videos:
-                try:
-                    r = session.run_video(video)
-                except NeuroCVError as exc:
-                    failed += 1
-                    err.print(f"error: {video}: {exc}" if str(video) not in str(exc) else f"error: {exc}",
-                              markup=False, highlight=False, soft_wrap=True)
-                    if as_json:
-                        print(json.dumps({"video": str(video), "error": str(exc)}), flush=True)
-                    continue
+
+        def one(video: Path) -> None:
+            nonlocal failed
+            try:
+                r = session.run_video(video)
+            except NeuroCVError as exc:
+                failed += 1
+                err.print(f"error: {video}: {exc}" if str(video) not in str(exc) else f"error: {exc}",
+                          markup=False, highlight=False, soft_wrap=True)
                 if as_json:
-                    print(json.dumps({k: v for k, v in r.items() if k != "logits"}), flush=True)
-                    continue
-                out.print(f"[bold]{r['video']}[/]  top-1 {r['top1']}"
-                          + (f"  (torch {r['torch_top1']})" if check else ""), highlight=False)
-                for p in r["top5"][:top]:
-                    out.print(f"  {p['probability']:.3f}  {p['class']}", highlight=False)
-                if check:
-                    out.print("  max |diff| " + ", ".join(f"{k} {v:.3g}" for k, v in r["max_abs_diff"].items()),
-                              highlight=False)
+                    print(json.dumps({"video": str(video), "error": str(exc)}), flush=True)
+                return
+            if as_json:       # streamed: one line as each video finishes
+                print(json.dumps({k: v for k, v in r.items() if k != "logits"}), flush=True)
+                return
+            out.print(f"[bold]{r['video']}[/]  top-1 {r['top1']}"
+                      + (f"  (torch {r['torch_top1']})" if check else ""), highlight=False)
+            for p in r["top5"][:top]:
+                out.print(f"  {p['probability']:.3f}  {p['class']}", highlight=False)
+            if check:
+                out.print("  max |diff| " + ", ".join(f"{k} {v:.3g}" for k, v in r["max_abs_diff"].items()),
+                          highlight=False)
+
+        with dep.session(backend, check=check) as session, _video_progress(err, backend, len(videos)) as advance:
+            for video in videos:
+                one(video)
+                advance()
             report = session.ops_report()
         if ops is not None:
             with atomic_open(ops, "w") as fh:
@@ -116,3 +123,17 @@ def register(app, out, err) -> None:
         if failed:
             err.print(f"{failed} of {len(videos)} video(s) failed", highlight=False)
             raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _video_progress(err, label: str, total: int):
+    """A progress bar on stderr (``err``) over ``total`` videos, gone when done; none for a single video. Yields
+    ``advance()``. Results keep going to stdout as they come (stdout is not redirected through the bar)."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=err, transient=True, redirect_stdout=False, redirect_stderr=False,
+                  disable=total < 2) as bar:
+        task = bar.add_task(f"running videos ({label})", total=total)
+        yield lambda: bar.advance(task)
