@@ -36,6 +36,7 @@ MV_CODECS = frozenset({
 _SEQUENTIAL_FORMATS = frozenset({"mpeg", "mpegts", "mpegtsraw", "vob", "mpegvideo", "m4v", "h264", "h263",
                                  "cavsvideo", "rawvideo"})
 PICT_I, PICT_P, PICT_B = 1, 2, 3
+_PICT_NAMES = {0: "untyped", 4: "S (MPEG-4 global motion compensation)", 5: "SI", 6: "SP", 7: "BI"}
 _TRANSCODE_HINT = "re-encode it with `neurocv transcode IN OUT` (MPEG-4 Part 2, GOP 12, no B-frames)"
 
 
@@ -568,6 +569,10 @@ def _trace_gop(dec: _Decoder, gop_start: int, want: set[int], accumulate: bool, 
         pos, pict, cur = item.pos, item.pict, item.rgb
         if pict == PICT_B:
             raise BFramesError(f"{path}: frame {pos} is a B-frame, which neurocv does not trace; {_TRANSCODE_HINT}")
+        if pict not in (PICT_I, PICT_P):  # S (MPEG-4 global motion), SI/SP, BI: vectors mean something else
+            kind = _PICT_NAMES.get(pict, f"type {pict}")
+            raise UnsupportedCodecError(f"{path}: frame {pos} has picture type {kind}, which neurocv does not trace; "
+                                        f"{_TRANSCODE_HINT}")
         if pict == PICT_I or iframe is None:
             if pict != PICT_I:
                 raise VideoDecodeError(f"{path}: GOP at frame {gop_start} does not start with an I-frame (corrupt?)")

@@ -198,3 +198,20 @@ def test_h264_b_frames_without_timestamps_or_in_any_container_are_refused(tmp_pa
     assert index.skips_references  # the B-frames are non-reference frames followed by P-frames
     with pytest.raises(UnsupportedCodecError, match="neurocv transcode"):
         read_clip(path, 4)
+
+
+def test_pictures_other_than_i_and_p_are_refused():
+    """MPEG-4 S-VOPs (global motion compensation, e.g. Xvid's GMC) and H.264 SI/SP pictures carry vectors that do not
+    mean block motion from the previous frame: refused by picture type (FFmpeg's encoders write none of them, so
+    the decoded frames are stand-ins)."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from neurocv.codec.reader import _Decoded, _trace_gop
+
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    dec = SimpleNamespace(index=SimpleNamespace(path=Path("gmc.avi"), height=4, width=4),
+                          decoded=lambda start, stop, rgb_for: iter([_Decoded(0, 1, None, rgb, None),
+                                                                     _Decoded(1, 4, None, rgb, None)]))
+    with pytest.raises(UnsupportedCodecError, match=r"gmc.avi: frame 1 has picture type S \(MPEG-4 global motion"):
+        list(_trace_gop(dec, 0, {1}, True, False))
