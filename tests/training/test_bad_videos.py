@@ -61,6 +61,11 @@ def test_training_skips_broken_videos_and_reports_them(tmp_path, broken):
     result = json.loads(proc.stdout)
     assert result["n_videos"] == len(load_split(data, "test")) - 1 and result["n_skipped"] == 1
     assert result["skipped"][0]["video"] == bad[1]
+    text = neurocv("eval", tmp_path / "run" / "last.pt", data)
+    assert f"on {result['n_videos']} videos" in text.stdout and "1 unreadable skipped" in text.stdout
+    strict = neurocv("eval", tmp_path / "run" / "last.pt", data, "--strict")
+    lines = [line for line in strict.stderr.splitlines() if line.strip()]
+    assert strict.returncode == 2 and len(lines) == 1 and bad[1] in lines[0]
 
 
 def test_strict_stops_at_the_first_broken_video_with_one_line(tmp_path, broken):
