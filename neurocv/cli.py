@@ -248,14 +248,18 @@ def synth(
     test_fraction: float = typer.Option(0.25, "--test-fraction", min=0.05, max=0.95,
                                         help="Share of each class's videos in the test split."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed renders the same videos."),
+    kind: str = typer.Option("motion", "--kind", help="motion (10 classes that differ only by motion, the quick "
+                             "default) or appearance-motion (12 classes: texture x motion, which differ by what "
+                             "moves, how, or both)."),
 ):
-    """A synthetic action dataset (10 motion classes) as MPEG-4 files in the UCF-101 layout."""
+    """A synthetic action dataset (10 motion classes, or 12 appearance-and-motion classes) as MPEG-4 files in the
+    UCF-101 layout."""
     from .synth import make_synthetic_dataset
 
     w, h = _parse_size(size, even=True)
     check_out_dir(out_dir, "OUT_DIR")
     path = make_synthetic_dataset(out_dir, videos_per_class=videos_per_class, test_fraction=test_fraction,
-                                  width=w, height=h, n_frames=frames, seed=seed, progress=True)
+                                  width=w, height=h, n_frames=frames, seed=seed, progress=True, kind=kind)
     print(path)
 
 

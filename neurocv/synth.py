@@ -25,7 +25,10 @@ from .codec.encode import write_video
 from .codec.resize import resize_bilinear
 from .errors import ConfigError
 
-__all__ = ["ACTIONS", "HFLIP_CLASSES", "RenderedClip", "render_clip", "true_accumulated_motion", "make_synthetic_dataset"]
+KINDS = ("motion", "appearance-motion")
+
+__all__ = ["ACTIONS", "KINDS", "HFLIP_CLASSES", "RenderedClip", "render_clip", "true_accumulated_motion",
+           "make_synthetic_dataset"]
 
 ACTIONS = ("translate_right", "translate_left", "translate_up", "translate_down", "rotate_cw", "rotate_ccw",
            "zoom_in", "zoom_out", "oscillate", "static")
@@ -112,12 +115,12 @@ def _poses(action: str, rng: np.random.Generator, width: int, height: int, n_fra
 
 def render_clip(action: str, rng: np.random.Generator, width: int = 112, height: int = 112,
                 n_frames: int = 36, noise_sigma: float = 2.0, zoom_rate: tuple[float, float] = (0.03, 0.05),
-                object_size: tuple[float, float] | None = None) -> RenderedClip:
+                object_size: tuple[float, float] | None = None, texture_fn=None) -> RenderedClip:
     """Render one clip of ``action`` (see module docstring); deterministic for a given ``rng`` state.
 
     ``zoom_rate`` is the range of the relative size change per frame of the zoom classes; ``object_size`` the
     range of the object's (largest) side as a fraction of the frame's shorter side (default 0.25-0.5, zooms
-    0.6-0.8)."""
+    0.6-0.8); ``texture_fn(rng, h, w)`` the object's texture (default: random noise at two scales)."""
     if action not in ACTIONS:
         raise ConfigError(f"unknown action '{action}'; expected one of {', '.join(ACTIONS)}")
     if width < 32 or height < 32:
@@ -130,7 +133,7 @@ def render_clip(action: str, rng: np.random.Generator, width: int = 112, height:
     ellipse = rng.random() < 0.5
     aspect = rng.uniform(0.6, 1.0)
     tex_n = int(np.ceil(size)) + 2
-    texture = _texture(rng, tex_n, tex_n)
+    texture = (texture_fn or _texture)(rng, tex_n, tex_n)
     background = _texture(rng, height, width, contrast=0.5)
     centres, scale, angle = _poses(action, rng, width, height, n_frames, size, zoom_rate)
     noise = rng.normal(0.0, noise_sigma, (n_frames, height, width, 3)).astype(np.float32)
@@ -191,9 +194,11 @@ def true_accumulated_motion(clip: RenderedClip, t: int, k: int) -> tuple[np.ndar
 
 def make_synthetic_dataset(out_dir: str | Path, videos_per_class: int = 24, test_fraction: float = 0.25,
                            width: int = 112, height: int = 112, n_frames: int = 36, fps: int = 25, seed: int = 0,
-                           progress: bool = True) -> Path:
+                           progress: bool = True, kind: str = "motion") -> Path:
     """Write the dataset in the UCF-101 layout (``videos/<class>/<class>_NNN.mp4``, ``splits/classInd.txt``,
     ``splits/trainlist01.txt``, ``splits/testlist01.txt``, ``meta.json``); deterministic for a seed.
+    ``kind``: ``motion`` (the ten motion classes above) or ``appearance-motion`` (twelve classes that differ by
+    what moves, how, or both: :mod:`neurocv.synth_appearance`).
 
     Videos already present are kept (a killed run resumes); each file is written atomically.
     """
@@ -203,11 +208,17 @@ def make_synthetic_dataset(out_dir: str | Path, videos_per_class: int = 24, test
         raise ConfigError(f"test_fraction must be in (0, 1), got {test_fraction}")
     if width % 2 or height % 2:
         raise ConfigError(f"width and height must be even for MPEG-4, got {width}x{height}")
+    if kind not in KINDS:
+        raise ConfigError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if kind == "appearance-motion":
+        from .synth_appearance import AM_CLASSES as classes, render_am_clip as render
+    else:
+        classes, render = ACTIONS, render_clip
     out_dir = Path(out_dir)
     n_test = min(videos_per_class - 1, max(1, int(round(videos_per_class * test_fraction))))
     train_lines, test_lines = [], []
     jobs = []
-    for c, action in enumerate(ACTIONS):
+    for c, action in enumerate(classes):
         for v in range(videos_per_class):
             rel = f"{action}/{action}_{v:03d}.mp4"
             (test_lines if v >= videos_per_class - n_test else train_lines).append((rel, c + 1))
@@ -220,21 +231,23 @@ def make_synthetic_dataset(out_dir: str | Path, videos_per_class: int = 24, test
             target = out_dir / "videos" / rel
             if not target.exists():
                 rng = np.random.default_rng(np.random.SeedSequence([seed, c, v]))
-                clip = render_clip(action, rng, width, height, n_frames)
+                clip = render(action, rng, width, height, n_frames)
                 write_video(target, clip.frames, fps=fps, codec="mpeg4", gop_size=12, max_b_frames=0, qscale=2,
                             four_mv=True)
             bar.advance(task)
     splits = out_dir / "splits"
     with atomic_open(splits / "classInd.txt", "w") as fh:
-        fh.writelines(f"{k + 1} {a}\n" for k, a in enumerate(ACTIONS))
+        fh.writelines(f"{k + 1} {a}\n" for k, a in enumerate(classes))
     with atomic_open(splits / "trainlist01.txt", "w") as fh:
         fh.writelines(f"{rel} {label}\n" for rel, label in train_lines)
     with atomic_open(splits / "testlist01.txt", "w") as fh:
         fh.writelines(f"{rel}\n" for rel, _ in test_lines)
-    meta = {"generator": "neurocv.synth", "classes": list(ACTIONS), "videos_per_class": videos_per_class,
+    meta = {"generator": "neurocv.synth", "kind": kind, "classes": list(classes), "videos_per_class": videos_per_class,
             "train": len(train_lines), "test": len(test_lines), "width": width, "height": height,
             "frames": n_frames, "fps": fps, "seed": seed, "codec": "mpeg4", "gop": 12, "b_frames": 0,
-            "hflip_classes": HFLIP_CLASSES}
+            "hflip_classes": HFLIP_CLASSES if kind == "motion" else {}}
+    if kind == "appearance-motion":
+        meta["factors"] = {c: dict(zip(("what", "how"), c.split("_"))) for c in classes}
     with atomic_open(out_dir / "meta.json", "w") as fh:
         json.dump(meta, fh, indent=1)
     return out_dir

@@ -1,0 +1,54 @@
+"""The appearance-and-motion synthetic set: twelve texture x motion classes, the layout, mirror-closed classes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from neurocv.cli import main
+from neurocv.data import load_split
+from neurocv.synth import HFLIP_CLASSES, make_synthetic_dataset
+from neurocv.synth_appearance import _VARIANTS, AM_CLASSES, MOTIONS, TEXTURES, render_am_clip, texture
+
+
+def test_dataset_layout_and_factors(tmp_path):
+    root = make_synthetic_dataset(tmp_path / "am", videos_per_class=2, test_fraction=0.5, width=64, height=64,
+                                  n_frames=13, seed=3, progress=False, kind="appearance-motion")
+    train, test = load_split(root, "train"), load_split(root, "test")
+    assert train.classes == AM_CLASSES and len(AM_CLASSES) == 12 and len(train) == len(test) == 12
+    meta = json.loads((root / "meta.json").read_text())
+    assert meta["kind"] == "appearance-motion" and meta["hflip_classes"] == {}
+    assert meta["factors"]["dots_zoom"] == {"what": "dots", "how": "zoom"}
+    # every pair of classes differs by what moves, how, or both: each combination is present
+    pairs = {(a.split("_")[0] == b.split("_")[0], a.split("_")[1] == b.split("_")[1])
+             for a in AM_CLASSES for b in AM_CLASSES if a != b}
+    assert pairs == {(True, False), (False, True), (False, False)}
+
+
+def test_classes_are_closed_under_mirroring():
+    for motion in MOTIONS:
+        variants = set(_VARIANTS[motion])
+        assert {HFLIP_CLASSES.get(v, v) for v in variants} == variants, motion
+
+
+def test_textures_and_clips():
+    g = np.random.default_rng(0)
+    for fam in TEXTURES:
+        t = texture(fam, g, 40, 40)
+        assert t.shape == (40, 40, 3) and 0 <= t.min() and t.max() <= 255
+        grey = t.mean(-1)
+        assert np.ptp(grey) >= 60, fam                            # a visible two-colour pattern
+    a = render_am_clip("checker_rotate", np.random.default_rng(7), 64, 64, 12)
+    b = render_am_clip("checker_rotate", np.random.default_rng(7), 64, 64, 12)
+    assert np.array_equal(a.frames, b.frames) and a.action in ("rotate_cw", "rotate_ccw")
+    with pytest.raises(Exception, match="unknown class"):
+        render_am_clip("plaid_rotate", np.random.default_rng(0))
+
+
+def test_cli_kind(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["synth", str(tmp_path / "x"), "--kind", "colour"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1 and "unknown kind 'colour'" in err[0]
