@@ -248,10 +248,11 @@ def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None 
     try:
         t0 = time.perf_counter()
         onnx_report = export_onnx(part, tmp_dir / "ann.onnx", seed=seed)
-        nir_files = {}
+        nir_files, nir_reports = {}, {}
         for m, sp in part.spiking.items():
             nir_files[m] = tmp_dir / f"{sp.file_stem}.nir"
-            write_stm_nir(sp.stm, nir_files[m], sp.input.shape[1:], dt_s=dt_s, names=list(sp.layer_names))
+            write_stm_nir(sp.stm, nir_files[m], sp.input.shape[1:], dt_s=dt_s, names=list(sp.layer_names),
+                          report=nir_reports.setdefault(m, {}))     # portable (lif) files: run in the SNN libraries
         t1 = time.perf_counter()
         stm_report, specs = _validate_spiking(part, nir_files, seed)
         netx_report = _write_netx(part, specs, tmp_dir, seed, netx)
@@ -264,7 +265,7 @@ def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None 
                 save_file(state, str(tmp))
         validation = {"passed": True, "onnx": onnx_report, "stm": stm_report, "pipeline": pipeline,
                       **({"netx": netx_report} if netx_report else {}),
-                      "nir_round_trip": "ok", "export_s": round(t1 - t0, 3),
+                      "nir_round_trip": "ok", "nir": nir_reports, "export_s": round(t1 - t0, 3),
                       "validate_s": round(time.perf_counter() - t1 + onnx_report["validate_s"], 3)}
         with atomic_open(tmp_dir / "validation.json", "w") as fh:
             json.dump(validation, fh, indent=1)
@@ -283,7 +284,7 @@ def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None 
                       "transform": "test: resize short side to crop*256/224, centre crop (neurocv eval)"},
             "partition": _with_netx(part.to_dict(), netx_report),
             "onnx": {"file": "ann.onnx", "opset": onnx_report["opset"], "batch_axis": "batch"},
-            "dt_s": dt_s,
+            "dt_s": next((s.dt_s for s in specs.values()), dt_s),     # a portable (lif) file fixes its own
             "tolerances": {"onnx": ONNX_TOLERANCE.to_dict(), "stm": STM_TOLERANCE.to_dict(),
                            "runtime": RUNTIME_TOLERANCE.to_dict()},
             "ops": {"ann_macs": count_macs(model, (h, w), segments, part="ann"),
