@@ -72,6 +72,11 @@ def register(app, out, err) -> None:
                     for x in r.get("libraries", [])]
             out.print(f"  {r['portability']}" + (f" ({', '.join(libs)}; sample clip)" if libs else ""),
                       highlight=False)
+        for r in (report.get("nir") or {}).values():
+            libs = [f"{x['library']} {'same spikes' if x['spikes_equal'] else x['reason'] or 'spikes differ'}"
+                    for x in r.get("libraries", [])]
+            out.print(f"  {r['portability']}" + (f" ({', '.join(libs)}; sample clip)" if libs else ""),
+                      highlight=False)
         for fit in (manifest.get("fit") or {}).values():
             out.print(f"  STMs {fit['message']}", highlight=False)
 
@@ -129,6 +134,25 @@ def register(app, out, err) -> None:
             err.print(f"{failed} of {len(videos)} video(s) failed", highlight=False)
             raise typer.Exit(1)
 
+    @app.command("crosscheck")
+    def crosscheck_cmd(deploy: Path, videos: List[Path],
+                       simulators: Optional[str] = typer.Option(
+                           None, "--simulators", "-s", help="Comma-separated simulators (default: every one)."),
+                       as_json: bool = typer.Option(False, "--json", help="One JSON object, a row per simulator.")):
+        """The same STM files in every simulator (torch, numpy, Lava, netx, norse, snnTorch, nirtorch) against the
+        torch model: loaded?, spike counts, largest membrane difference, top-1 after the ANN partition."""
+        from .crosscheck import crosscheck
+
+        names = [s.strip() for s in simulators.split(",") if s.strip()] if simulators else None
+        try:
+            report = crosscheck(deploy, videos, names, progress=lambda m: err.print(m, highlight=False))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--simulators'") from None
+        if as_json:
+            print(json.dumps(report))
+            return
+        _print_crosscheck(out, report)
+
 
 @contextlib.contextmanager
 def _video_progress(err, label: str, total: int):
@@ -142,3 +166,31 @@ def _video_progress(err, label: str, total: int):
                   disable=total < 2) as bar:
         task = bar.add_task(f"running videos ({label})", total=total)
         yield lambda: bar.advance(task)
+
+
+def _print_crosscheck(out, report: dict) -> None:
+    """The crosscheck table (one row per simulator and STM layer); why a simulator did not load is a note below."""
+    from rich.table import Table
+
+    n = len(report["videos"])
+    table = Table(title=f"crosscheck: {report['model']} ({', '.join(f'{m}: {k}' for m, k in report['neuron'].items())}"
+                        f"), {n} video(s), against the torch model", title_justify="left")
+    for col, just in (("simulator", "left"), ("loaded", "left"), ("layer", "left"), ("spikes", "right"),
+                      ("torch", "right"), ("equal", "left"), ("max |dv|", "right"), ("top-1 = torch", "right")):
+        table.add_column(col, justify=just, no_wrap=True)
+    notes = []
+    for row in report["simulators"]:
+        if not row["loaded"]:
+            notes.append(f"({len(notes) + 1}) {row['simulator']}: {row['reason']}")
+            table.add_row(row["simulator"], f"no ({len(notes)})", "", "", "", "", "", "")
+            continue
+        for k, layer in enumerate(row["layers"]):
+            dv = layer["max_membrane_diff"]
+            table.add_row(row["simulator"] if k == 0 else "", "yes" if k == 0 else "",
+                          layer["layer"].replace("temporal.", "").replace("layers.", ""),
+                          f"{layer['spikes']:.0f}", f"{layer['torch_spikes']:.0f}",
+                          "yes" if layer["spikes_equal"] else "no", "-" if dv is None else f"{dv:.2g}",
+                          f"{row['same_top1']}/{n}" if k == 0 else "")
+    out.print(table)
+    for note in notes:
+        out.print(note, highlight=False, markup=False, soft_wrap=True)
