@@ -72,11 +72,6 @@ def register(app, out, err) -> None:
                     for x in r.get("libraries", [])]
             out.print(f"  {r['portability']}" + (f" ({', '.join(libs)}; sample clip)" if libs else ""),
                       highlight=False)
-        for r in (report.get("nir") or {}).values():
-            libs = [f"{x['library']} {'same spikes' if x['spikes_equal'] else x['reason'] or 'spikes differ'}"
-                    for x in r.get("libraries", [])]
-            out.print(f"  {r['portability']}" + (f" ({', '.join(libs)}; sample clip)" if libs else ""),
-                      highlight=False)
         for fit in (manifest.get("fit") or {}).values():
             out.print(f"  STMs {fit['message']}", highlight=False)
 
