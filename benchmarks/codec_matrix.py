@@ -95,6 +95,11 @@ CASES = [
     Case("mpeg2 B-frames ts", "mpeg2video", ".ts", expect="refuse", fmt="mpegts", bframes=2),
     Case("mpeg2 B-frames m2v (raw)", "mpeg2video", ".m2v", expect="refuse", fmt="mpeg2video", bframes=2),
     Case("mpeg2 odd size 150x110 mpg", "mpeg2video", ".mpg", fmt="mpeg", size=(150, 110)),
+    # interlaced coding tools (field DCT, field motion) on progressive content, moving vertically
+    Case("mpeg2 interlaced tools mpg", "mpeg2video", ".mpg", fmt="mpeg", flags="+ildct+ilme", action="translate_down"),
+    Case("mpeg4 interlaced tools mp4", "mpeg4", ".mp4", flags="+ildct+ilme", erode=8, action="translate_down"),
+    Case("h264 MBAFF ref1 mp4", "libx264", ".mp4", options=_x264(1, extra=":interlaced=1"), erode=4,
+         action="translate_down"),
     # H.263 family, Sorenson (FLV), Microsoft MPEG-4 and WMV
     Case("h263 avi", "h263", ".avi", size=(176, 144)),
     Case("h263 3gp", "h263", ".3gp", size=(176, 144), fmt="3gp"),
