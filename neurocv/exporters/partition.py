@@ -7,7 +7,8 @@ Only order ``T-LS-GS`` has a separable spiking prefix::
     iframes (B, T, 3, H, W)  ---------------------------------------------------  /
 
 The spiking partition is the two :class:`~neurocv.models.SpikingTemporalModulator` s (one per P-modality the config
-uses; they go to NIR / Lava), the ANN partition everything after them (patch embeddings, transformer, mixer, RRDB,
+uses; they go to NIR / Lava; with ``neuron="lif"`` their maps are the last layer's binary spikes, or an LI layer's
+membrane with ``lif_readout="li"``, instead of the STM's membrane), the ANN partition everything after them (patch embeddings, transformer, mixer, RRDB,
 head; it goes to ONNX). ``H, W`` is the clip size the runtime feeds (the test-time centre crop); the STMs see the
 clip zero-padded at the bottom/right to ``(H_pad, W_pad)``, multiples of the model's ``token_stride``, exactly as
 :meth:`~neurocv.models.CompressedVideoTransformer.spiking_forward` pads it. ``H' = H_pad / prod(stm_strides)``.

@@ -58,9 +58,14 @@ class LIFState(NamedTuple):
 
 
 class LIState(NamedTuple):
-    """State of one layer of leaky integrators: membrane ``v``."""
+    """State of one layer of leaky integrators: membrane ``v``. ``o`` (spikes) is always zero: an LI never fires,
+    but every neuron state answers ``.o`` (the energy counter reads it)."""
 
     v: torch.Tensor
+
+    @property
+    def o(self) -> torch.Tensor:
+        return torch.zeros_like(self.v)
 
 
 class STMParams(NamedTuple):

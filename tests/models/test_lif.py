@@ -126,3 +126,16 @@ def test_config_checks_and_round_trip():
     with pytest.raises(ConfigError, match="at least 2"):
         create_model("stm-tiny", neuron="lif", lif_readout="li", stm_channels=(16,), stm_strides=(4,))
     assert create_model("stm-tiny").config.neuron == "stm"          # the paper's STM stays the default
+
+
+def test_energy_counter_reads_lif_and_li_layers():
+    from neurocv.energy.counter import measure_stm
+
+    model = create_model("stm-tiny", num_classes=4, input_size=(32, 32), segments=2, neuron="lif",
+                         lif_readout="li").eval()
+    g = torch.Generator().manual_seed(0)
+    mv, r = torch.randn(1, 2, 2, 32, 32, generator=g), torch.randn(1, 2, 3, 32, 32, generator=g)
+    with torch.no_grad():
+        recs = {x.name: x for x in measure_stm(model, lambda: model.spiking_forward(mv, r))}
+    assert recs["temporal.mv.layers.0"].spikes > 0 and recs["temporal.mv.layers.1"].spikes == 0   # LI never fires
+    assert recs["temporal.mv.layers.1"].acs > 0                                                   # fed by spikes
