@@ -1,24 +1,32 @@
-"""Deployment benchmark: export time, videos/s of the stitched runtime per spiking backend, of torch alone and of
-onnxruntime alone, Lava milliseconds per time step per neuron, and where the runtime's time goes.
+"""Deployment benchmark: export time, Lava against the torch STMs side by side, videos/s of the stitched runtime per
+spiking backend, of torch alone and of onnxruntime alone, and where the runtime's time goes.
 
 For each model (random weights, seed 0, 10 classes, 8 segments at the variant's input size) it exports a deployment
-(timed, with its validation numbers), renders synthetic 112x112 MPEG-4 clips and then measures, per video:
+(timed, with its validation numbers), renders synthetic 112x112 MPEG-4 clips and then measures:
 
-* ``runtime/<backend>``: :class:`neurocv.runtime.RuntimeSession` end to end (decode + transform, STMs, onnxruntime);
-  the breakdown is the mean of ``decode`` (read_clip + test transform), ``stm`` (for Lava: ``stm_worker`` = Lava
-  compute inside the worker, ``ipc`` = the rest: serialising the clip and the membranes through the pipe), ``ann``;
-  one warm-up video first for stm-tiny (a Lava worker's first clip compiles its network; ~1 s, negligible for
-  stm-base, whose Lava clip takes ~1 min per STM);
+* ``stms`` (the Lava speed figures): both STMs of each video run by the torch STMs (the ``torch`` simulator) and by the
+  Lava worker in float and fixed mode, interleaved video by video in one process so that the machine's load hits
+  all of them alike (2 shared cores); torch both with its default threads and with one (on a loaded machine its
+  OpenMP threads wait on each other), the faster being the reference. Per backend: ``s_per_video`` (both STMs;
+  for Lava the worker's own wall time, no pipe), ``s_per_step`` (per video time step = both STMs' step),
+  ``x_torch_stms`` (ratio of means to the reference torch STMs on the same videos), and for Lava ``overhead_share``: the part of Lava's time that is not the layers'
+  own compute (conv, neurons, counts, timed inside each process): message passing, process synchronisation,
+  copies. One warm-up clip per backend first (a Lava network compiles on its first clip).
+* ``runtime/<backend>``: :class:`neurocv.runtime.RuntimeSession` end to end (decode + transform, STMs, onnxruntime)
+  with ``--check`` (top-1 agreement with torch and the largest difference per stage; the torch check is not part
+  of the timings); the breakdown is the mean of ``decode``, ``stm`` (for Lava: ``stm_worker`` = Lava inside the
+  worker, ``ipc`` = the rest), ``ann``;
 * ``torch``: the whole torch model on the same decoded clips (batch 1, ``inference_mode``), compute only;
-* ``onnxruntime``: the ANN partition alone in onnxruntime on the torch STM maps, compute only;
-* ``check``: every timed video is also run through the torch model (``--check``; not part of the timings):
-  top-1 agreement and the largest difference per stage.
+* ``onnxruntime``: the ANN partition alone in onnxruntime on the torch STM maps, compute only.
 
-``videos_per_s`` counts end to end for the runtime and compute only (``compute_videos_per_s``: STM + ANN, no decode)
-so that it compares with ``torch`` and ``onnxruntime``. Lava's ``ms_per_step_per_neuron`` is the worker's compute
-time / (segments x neurons of both STMs). The machine is shared: numbers vary by tens of percent between runs.
+``--split DEPLOY DATA`` also times ``neurocv run DEPLOY <DATA's test split> --backend lava-fixed --json`` end to end
+(a fresh process, as a user runs it) and the same with ``--backend torch``, and counts the videos whose top-1 agree.
+
+The machine is shared: absolute numbers vary by tens of percent between runs; ``load_avg`` records the 1-minute
+load average before and after each model.
 
 Usage: python benchmarks/bench_deploy.py [--out benchmarks/results/deploy.json] [--models stm-tiny stm-base]
+       [--split DEPLOY DATA]
 """
 
 from __future__ import annotations
@@ -84,6 +92,91 @@ def bench_backend(dep, backend: str, videos: list[Path], warmup: bool) -> dict:
     return out
 
 
+def bench_stms(dep, videos: list[Path], reps: int) -> dict:
+    """torch STMs vs Lava float vs Lava fixed on the same clips, interleaved (module docstring, ``stms``)."""
+    from neurocv.hardware.lava_backend import LavaSTMRunner
+    from neurocv.hardware.sims.torch_sim import TorchSimulator
+
+    with dep.session("torch") as s:
+        clips = [{m: s._pad(c[m]) for m in dep.spiking} for c in (s.read(v) for v in videos)]
+    paths = {m: dep.path / info["file"] for m, info in dep.spiking.items()}
+    import torch
+
+    threads = torch.get_num_threads()
+    names = ["torch", "torch-1thread", "lava-float", "lava-fixed"]
+    runners = {"torch": TorchSimulator.from_specs(dep.specs)}
+    runners["torch-1thread"] = runners["torch"]
+    runners.update({f"lava-{mode}": LavaSTMRunner(paths, mode) for mode in ("float", "fixed")})
+    rows = {n: [] for n in names}
+    try:
+        for name in names:                                   # warm-up: each Lava network compiles on clip 1
+            torch.set_num_threads(1 if name == "torch-1thread" else threads)
+            for m, x in clips[0].items():
+                runners[name].run(m, x)
+        for _ in range(reps):
+            for clip in clips:
+                for name in names:
+                    runner, lava = runners[name], name.startswith("lava")
+                    torch.set_num_threads(1 if name == "torch-1thread" else threads)
+                    wall = worker = compute = 0.0
+                    for m, x in clip.items():
+                        t0 = time.perf_counter()
+                        runner.run(m, x)
+                        wall += time.perf_counter() - t0
+                        if lava:
+                            worker += runner.last_seconds
+                            compute += runner.last_compute_s
+                    rows[name].append((worker if lava else wall, wall, compute))
+    finally:
+        torch.set_num_threads(threads)
+        for r in runners.values():
+            r.close()
+    steps = dep.segments
+    # the reference is the faster torch: on a loaded machine its OpenMP threads can wait on each other
+    torch_s = min(statistics.fmean(r[0] for r in rows[n]) for n in ("torch", "torch-1thread"))
+    out = {"videos": len(videos), "reps": reps, "segments": steps, "stms": len(dep.spiking),
+           "torch_threads": threads, "torch_reference_s_per_video": torch_s}
+    for name in names:
+        sec = statistics.fmean(r[0] for r in rows[name])
+        entry = {"s_per_video": sec, "s_per_step": sec / steps, "x_torch_stms": sec / torch_s,
+                 "s_per_video_min": min(r[0] for r in rows[name])}
+        if name.startswith("lava"):
+            compute = statistics.fmean(r[2] for r in rows[name])
+            entry.update(s_per_video_with_pipe=statistics.fmean(r[1] for r in rows[name]),
+                         compute_s_per_video=compute, overhead_share=1.0 - compute / sec,
+                         overhead_s_per_step=(sec - compute) / steps)
+        out[name] = entry
+    return out
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+def bench_split(deploy: Path, data: Path) -> dict:
+    """``neurocv run`` over DATA's test split, lava-fixed and torch, each a fresh process timed end to end."""
+    import subprocess
+
+    from neurocv.data.layout import load_split
+
+    videos = [str(p) for p, _ in load_split(data, "test").items]
+    out = {"deploy": str(deploy), "data": str(data), "videos": len(videos)}
+    top1 = {}
+    for backend in ("lava-fixed", "torch"):
+        load = _load()
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "neurocv.cli", "run", str(deploy), *videos, "--backend", backend,
+                               "--json"], capture_output=True, text=True, cwd=str(HERE.parent))
+        wall = time.perf_counter() - t0
+        lines = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        top1[backend] = {r["video"]: r.get("top1") for r in lines}
+        out[backend] = {"wall_s": wall, "exit_code": proc.returncode, "results": len(lines), "load_avg": load}
+        print(f"split: neurocv run --backend {backend}: {len(lines)} videos in {wall:.1f} s "
+              f"(exit {proc.returncode}, load {load:.1f})", flush=True)
+    out["same_top1"] = sum(top1["lava-fixed"].get(v) == t and t is not None for v, t in top1["torch"].items())
+    return out
+
+
 def _layers(spec):
     from neurocv.hardware.stm_spec import empty_counts
 
@@ -122,7 +215,8 @@ def bench_alone(dep, videos: list[Path]) -> dict:
                                 "seconds_per_video": statistics.fmean(ort_times)}}
 
 
-def bench_model(name: str, n_videos: int, backends: list[str], lava_videos: int, work: Path) -> dict:
+def bench_model(name: str, n_videos: int, backends: list[str], lava_videos: int, work: Path, stm_videos: int,
+                stm_reps: int) -> dict:
     import torch
 
     from neurocv.exporters.deploy import export_deployment
@@ -145,7 +239,16 @@ def bench_model(name: str, n_videos: int, backends: list[str], lava_videos: int,
               "validation": {"onnx_max_abs_diff": validation["onnx"]["outputs"]["logits"]["max_abs_diff"],
                              "stm_from_nir_max_abs_diff": {m: r["max_abs_diff"] for m, r in validation["stm"].items()},
                              "pipeline_max_abs_diff": validation["pipeline"]["logits"]["max_abs_diff"]},
-              "ann_macs": manifest["ops"]["ann_macs"], "runtime": {}}
+              "ann_macs": manifest["ops"]["ann_macs"], "load_avg": {"start": _load()}, "runtime": {}}
+    st = bench_stms(dep, videos[:stm_videos], stm_reps)
+    result["stms"] = st
+    result["load_avg"]["after_stms"] = _load()
+    print(f"{name}: STMs per video: torch {st['torch']['s_per_video'] * 1e3:.1f} ms ({st['torch_threads']} threads), "
+          f"{st['torch-1thread']['s_per_video'] * 1e3:.1f} ms (1 thread); "
+          + "; ".join(f"{b} {st[b]['s_per_video'] * 1e3:.1f} ms ({st[b]['s_per_step'] * 1e3:.2f} ms/step, "
+                      f"{st[b]['x_torch_stms']:.1f}x torch, Lava overhead {100 * st[b]['overhead_share']:.0f} %)"
+                      for b in ("lava-float", "lava-fixed"))
+          + f" (load {result['load_avg']['start']:.1f} -> {result['load_avg']['after_stms']:.1f})", flush=True)
     for backend in backends:
         vids = videos if backend == "torch" else videos[:lava_videos]
         if not vids:
@@ -158,6 +261,7 @@ def bench_model(name: str, n_videos: int, backends: list[str], lava_videos: int,
     result.update(bench_alone(dep, videos))
     print(f"{name}: torch alone {result['torch']['videos_per_s']:.3f} videos/s, onnxruntime (ANN) alone "
           f"{result['onnxruntime_ann']['videos_per_s']:.3f} videos/s", flush=True)
+    result["load_avg"]["end"] = _load()
     return result
 
 
@@ -168,8 +272,11 @@ def main() -> None:
     ap.add_argument("--backends", nargs="+", default=["torch", "lava-float", "lava-fixed"])
     ap.add_argument("--videos", type=int, default=6, help="videos per backend for stm-tiny")
     ap.add_argument("--base-videos", type=int, default=2, help="videos for the torch paths of larger models")
-    ap.add_argument("--base-lava-videos", type=int, default=1,
-                    help="videos per Lava backend for larger models (~1 min per STM per video)")
+    ap.add_argument("--base-lava-videos", type=int, default=2, help="videos per Lava backend for larger models")
+    ap.add_argument("--stm-videos", type=int, default=6, help="videos of the side-by-side STM timing")
+    ap.add_argument("--stm-reps", type=int, default=3, help="passes over them (stm-tiny; larger models: 1)")
+    ap.add_argument("--split", nargs=2, type=Path, metavar=("DEPLOY", "DATA"),
+                    help="also time `neurocv run` over DATA's test split with this deployment")
     args = ap.parse_args()
     from neurocv._io import atomic_open
 
@@ -182,7 +289,11 @@ def main() -> None:
             tiny = name == "stm-tiny"
             n = args.videos if tiny else args.base_videos
             lava_n = args.videos if tiny else args.base_lava_videos
-            results["models"].append(bench_model(name, n, args.backends, lava_n, Path(tmp)))
+            results["models"].append(bench_model(name, n, args.backends, lava_n, Path(tmp),
+                                                 args.stm_videos if tiny else min(args.stm_videos, 2),
+                                                 args.stm_reps if tiny else 1))
+    if args.split:
+        results["split"] = bench_split(*args.split)
     results["wall_s"] = time.perf_counter() - t0
     with atomic_open(args.out, "w") as fh:
         json.dump(results, fh, indent=1)

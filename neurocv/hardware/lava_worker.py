@@ -72,6 +72,10 @@ class LavaSTMNetwork:
         if layout not in LAYOUTS or conv not in CONV_MODELS:
             raise ValueError(f"layout must be one of {LAYOUTS} and conv one of {CONV_MODELS}, got {layout!r}, "
                              f"{conv!r}")
+        other = sorted({getattr(layer, "neuron", "stm") for layer in spec.layers} - {"stm"})
+        if other:
+            raise ValueError(f"STM {spec.name}: the Lava processes run the paper's STM neuron only, this file has "
+                             f"{'/'.join(other)} layers; run it with the netx backends")
         self.spec, self.mode, self.buffer, self.layout = spec, mode, buffer, layout
         self.fixed = quantize_spec(spec, input_frac_bits) if mode == "fixed" else None
         models = {}
