@@ -6,19 +6,19 @@ registered variants (``stm-tiny``, ``stm-base``, ``stm-large``).
 >>> logits = model(iframes, mvs, residuals)          # (B, T, 3|2|3, H, W) -> (B, 10)
 """
 
-from .config import ENCODERS, MODALITIES, ORDERS, POOLS, STMS, ModelConfig
+from .config import ENCODERS, LIF_READOUTS, MODALITIES, NEURONS, ORDERS, POOLS, STMS, ModelConfig
 from .network import CompressedVideoTransformer, PatchEmbed
-from .neuron import (ArctanHeaviside, STMNeuron, STMParams, STMState, arctan_surrogate_grad, heaviside,
-                     set_surrogate, stm_step)
+from .neuron import (ArctanHeaviside, LIFNeuron, LIFState, LINeuron, LIState, STMNeuron, STMParams, STMState,
+                     arctan_surrogate_grad, heaviside, li_step, lif_step, set_surrogate, stm_step)
 from .profile import count_macs, count_params
 from .registry import create_model, get_model_config, list_models, model_from_config, register_model
 from .stm import ConvLIF, ConvLSTM, FrameConv, LSTMState, SpikingTemporalModulator, build_temporal_modulator
 
 __all__ = [
-    "ModelConfig", "MODALITIES", "ORDERS", "ENCODERS", "STMS", "POOLS",
+    "ModelConfig", "MODALITIES", "ORDERS", "ENCODERS", "STMS", "POOLS", "NEURONS", "LIF_READOUTS",
     "CompressedVideoTransformer", "PatchEmbed",
     "STMState", "STMParams", "STMNeuron", "ArctanHeaviside", "heaviside", "arctan_surrogate_grad", "stm_step",
-    "set_surrogate",
+    "set_surrogate", "LIFState", "LIFNeuron", "lif_step", "LIState", "LINeuron", "li_step",
     "ConvLIF", "SpikingTemporalModulator", "FrameConv", "ConvLSTM", "LSTMState", "build_temporal_modulator",
     "register_model", "create_model", "list_models", "get_model_config", "model_from_config",
     "count_params", "count_macs",
