@@ -236,3 +236,65 @@ def test_reexport_replaces_a_deployment_and_refuses_foreign_folders(deployment, 
     assert (foreign / "thesis.tex").read_text() == "keep me"
     with pytest.raises(DeploymentError, match="unknown backend"):
         Deployment.load(deployment[0]).session("loihi")
+
+
+# -- hardware-native (neuron=lif) deployments: lava-dl netx files and the netx backend ------------------------------
+
+@pytest.fixture(scope="module")
+def lif_deployment(tmp_path_factory):
+    torch.manual_seed(0)
+    model = create_model("stm-tiny", num_classes=len(ACTIONS), input_size=(32, 32), segments=3, neuron="lif").eval()
+    out = tmp_path_factory.mktemp("deploy_lif") / "dep"
+    manifest = export_deployment(model, out, classes=list(ACTIONS))
+    return out, manifest, model
+
+
+def test_lif_export_writes_validated_netx_files(lif_deployment):
+    out, manifest, _ = lif_deployment
+    assert {"stm_mv.net", "stm_residual.net"} <= set(manifest["files"])
+    assert manifest["partition"]["spiking"]["mv"]["netx_file"] == "stm_mv.net"
+    val = json.loads((out / "validation.json").read_text())["netx"]["r"]
+    assert val["file"] == "stm_residual.net" and val["readout"] == "spikes" and len(val["layers"]) == 2
+    for mode in ("float", "fixed"):     # Loihi integers on the sample clip: spike counts within 3 % of torch
+        for got, want in zip(val[mode]["spikes"], val["torch_spikes"]):
+            assert want > 0 and abs(got - want) <= 0.03 * want
+
+
+def test_netx_backend_runs_whole_videos(lif_deployment, videos):
+    dep = Deployment.load(lif_deployment[0])
+    for backend in ("netx", "netx-float"):
+        with dep.session(backend, check=True) as s:
+            for v in videos[:2]:
+                r = s.run_video(v)
+                assert r["backend"] == backend and r["top1"] == r["torch_top1"]
+                assert r["max_abs_diff"]["logits"] < 0.1 and r["timing_s"]["stm_worker"] > 0
+            ops = s.ops_report()
+        mv0, mv1 = ops["per_video"]["layers"][:2]
+        assert mv0["input"] == "analog" and mv0["macs"] > 0 and mv1["acs"] > 0 and mv1["spikes"] > 0
+
+
+def test_paper_stm_has_no_netx_export(deployment, tmp_path):
+    _, _, model = deployment
+    assert not any(name.endswith(".net") for name in deployment[1]["files"])     # not written by default
+    with pytest.raises(ExportError) as info:
+        export_deployment(model, tmp_path / "dep", netx=True)
+    msg = str(info.value)
+    assert "\n" not in msg and "subtractive reset" in msg and "analog" in msg and "--set neuron=lif" in msg
+    assert not (tmp_path / "dep").exists()
+    with pytest.raises(NeuroCVError, match="no netx file for STM"):
+        Deployment.load(deployment[0]).session("netx").__enter__()
+
+
+def test_cli_export_netx_of_paper_stm_is_one_line(deployment, tmp_path):
+    from neurocv.checkpoint import save_checkpoint
+    from tests._cli import user_run
+
+    model = deployment[2]
+    ckpt = tmp_path / "tiny.pt"
+    save_checkpoint(ckpt, {"model": "stm-tiny", "config": model.config_dict(), "classes": list(ACTIONS),
+                           "state_dict": model.state_dict(), "train_config": {"segments": 3, "crop": 32}})
+    proc = user_run(tmp_path, "export", ckpt, "-o", "dep", "--netx")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error")]
+    assert len(lines) == 1 and "subtractive reset" in lines[0] and "--set neuron=lif" in lines[0]
+    assert not (tmp_path / "dep").exists()
