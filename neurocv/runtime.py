@@ -181,7 +181,9 @@ class Deployment:
         # a deployment folder is self-contained: every file it names is a plain file inside it, listed and hashed
         for name in files:
             _member(path, name, mpath)
-        for name in [onnx_file] + [info.get("file") for info in spiking.values()]:
+        named = [onnx_file] + [info.get("file") for info in spiking.values()]
+        named += [info["netx_file"] for info in spiking.values() if info.get("netx_file")]
+        for name in named:
             _member(path, name, mpath)
             if name not in files:
                 raise DeploymentError(f"{mpath}: {name!r} is not listed (with its checksum) under 'files'")

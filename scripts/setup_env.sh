@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the two environments of neurocv when missing (idempotent; a stamp file records a finished build).
-#   .venv       Python 3.11: torch 2.13.0 (CPU), numpy 2, PyAV, ONNX, onnxruntime, NIR, nirtorch, norse + neurobench (--no-deps), CLI, tests
+#   .venv       Python 3.11: torch (CPU or CUDA build in pyproject.toml's range; here 2.13.0 CPU), numpy 2, PyAV, ONNX, onnxruntime, NIR, nirtorch, norse + neurobench (--no-deps), CLI, tests
 #   .venv-lava  Python 3.10: lava-nc 0.10.0, lava-dl 0.6.0 (netx) with torch 2.3.1, nir, h5py, numpy < 2 (Lava runs only
 #               on 3.10 with numpy < 2). Only the netx worker imports torch; the Lava worker never does (tested).
 # Usage: scripts/setup_env.sh [main|lava|all]
@@ -9,20 +9,44 @@ cd "$(dirname "$0")/.."
 what="${1:-all}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# Whether .venv holds a torch inside the range pyproject.toml asks for.
+torch_in_range() {
+  [ -x .venv/bin/python ] && .venv/bin/python - <<'EOF' 2>/dev/null
+import sys, tomllib
+from importlib.metadata import PackageNotFoundError, version
+from pip._vendor.packaging.requirements import Requirement
+
+with open("pyproject.toml", "rb") as fh:
+    deps = [Requirement(d) for d in tomllib.load(fh)["project"]["dependencies"]]
+spec = next(d.specifier for d in deps if d.name == "torch")
+try:
+    sys.exit(0 if spec.contains(version("torch"), prereleases=True) else 1)
+except PackageNotFoundError:
+    sys.exit(1)
+EOF
+}
+
 build_main() {
   if [ -f .venv/.neurocv-ready ] && cmp -s pyproject.toml .venv/.neurocv-ready; then return 0; fi
   py=$(scripts/find_python.sh 3.11)
   echo "[setup] building .venv with $py" >&2
   [ -x .venv/bin/python ] || "$py" -m venv .venv
-  # torch first and exactly pinned, so no later resolution can pull a CUDA build.
-  .venv/bin/pip install -q "torch==2.13.0"
+  # torch first: a torch already in pyproject.toml's range (CPU or CUDA build) is kept; otherwise $NEUROCV_TORCH
+  # (default torch==2.13.0, which pip takes as the CPU build from the local wheels here) is installed before the
+  # project, so that resolving the project cannot pull a multi-GB CUDA build where a CPU one is wanted.
+  if torch_in_range; then
+    echo "[setup] keeping the installed torch (in pyproject.toml's range)" >&2
+  else
+    .venv/bin/pip install -q "${NEUROCV_TORCH:-torch==2.13.0}"
+  fi
   .venv/bin/pip install -q -e ".[test]"
   # norse's requirements pull torchvision and a CUDA torch: install it alone.
   .venv/bin/pip install -q --no-deps "norse==1.1.0"
   # NeuroBench (the op-count agreement test) pins old nir / nirtorch and pulls torchaudio: install it alone, with
   # the one package its metrics import (snntorch, itself dependency-free beyond torch / numpy).
   .venv/bin/pip install -q --no-deps "neurobench==2.3.0" "snntorch==1.0.0"
-  .venv/bin/python -c "import torch, av, onnx, onnxruntime, nir, nirtorch, norse, typer, rich, matplotlib, neurobench.metrics.workload; assert not torch.version.cuda, 'a CUDA torch was installed'"
+  .venv/bin/python -c "import torch, av, onnx, onnxruntime, nir, nirtorch, norse, typer, rich, matplotlib, neurobench.metrics.workload"
+  .venv/bin/python -c "import torch; print(f'[setup] torch {torch.__version__}:', f'CUDA {torch.version.cuda} build' if torch.version.cuda else 'CPU build')" >&2
   cp pyproject.toml .venv/.neurocv-ready
 }
 

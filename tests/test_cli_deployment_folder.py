@@ -82,6 +82,8 @@ CRAFTED = {
     "dotdot": (lambda d, m: m["onnx"].update(file="../tiny.pt"), "'../tiny.pt' is not a bare file name"),
     "dotdot_nir": (lambda d, m: m["partition"]["spiking"]["mv"].update(file="../dep/stm_mv.nir"),
                    "is not a bare file name"),
+    "netx_file": (lambda d, m: m["partition"]["spiking"]["r"].update(netx_file="../stm_r.net"),
+                  "'../stm_r.net' is not a bare file name"),
     "symlink": (_symlink_out, "'stm_mv.nir' is a symbolic link"),
     "onnx_external_data": (_external_data_outside, "'../w.data' is not a bare file name"),
 }

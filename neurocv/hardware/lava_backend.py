@@ -48,6 +48,28 @@ def find_lava_python(python: str | Path | None = None) -> Path:
     return cand
 
 
+def worker_pythonpath() -> Path:
+    """The folder the worker gets on its PYTHONPATH: it must hold the neurocv package and nothing else of this
+    environment (the Lava Python must not import this environment's numpy or torch). In a checkout that is the
+    checkout; for neurocv installed into site-packages, a folder in the temp dir with a link to the package."""
+    pkg = Path(__file__).resolve().parents[1]
+    if (pkg.parent / "pyproject.toml").is_file():
+        return pkg.parent
+    import hashlib
+    import tempfile
+
+    folder = Path(tempfile.gettempdir()) / (f"neurocv-worker-path-{os.getuid()}-"
+                                            f"{hashlib.sha256(str(pkg).encode()).hexdigest()[:12]}")
+    link = folder / "neurocv"
+    if not link.is_symlink():
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            link.symlink_to(pkg, target_is_directory=True)
+        except FileExistsError:   # another process made it meanwhile
+            pass
+    return folder
+
+
 class LavaSTMRunner:
     """Context manager around one Lava worker. ``nir_paths`` maps an STM name (e.g. ``"mv"``) to its ``.nir`` file
     (its ``.net`` file with ``worker="netx"``: lava-dl netx in :mod:`neurocv.hardware.netx_worker`);
@@ -70,11 +92,12 @@ class LavaSTMRunner:
         self.last_compute_s = float("nan")   # of which the layers' own compute (the rest is Lava's overhead)
         self._stderr: collections.deque[str] = collections.deque(maxlen=40)
         env = dict(os.environ)
-        env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        root = worker_pythonpath()
+        env["PYTHONPATH"] = str(root) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         try:
             self._proc = subprocess.Popen([str(self.python), "-m", WORKERS[worker][0]],
                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          cwd=str(REPO_ROOT), env=env, start_new_session=True)
+                                          cwd=str(root), env=env, start_new_session=True)
         except OSError as e:
             raise EnvironmentSetupError(f"cannot start the Lava worker with {self.python}: {e}; "
                                         f"run `make env-lava`") from e
