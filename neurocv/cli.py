@@ -427,7 +427,12 @@ def train(
     on_interrupt(f"{out_dir / 'last.pt'} keeps the last finished epoch; run the same command again to resume "
                  f"from it")
     row = _train(data, out_dir, cfg, resume=not no_resume)
-    err.print(f"finished: {json.dumps(row)}")
+    if "epoch" in row:
+        from .training.loop import epoch_line
+
+        skipped = f"; {row['skipped_videos']} unreadable videos skipped" if row.get("skipped_videos") else ""
+        err.print(f"finished {epoch_line(row, epochs)}{skipped}; checkpoints in {out_dir} (best.pt, last.pt), "
+                  f"metrics in {out_dir / 'metrics.json'}", highlight=False, markup=False)
 
 
 @app.command("eval")
@@ -483,7 +488,7 @@ def eval_cmd(checkpoint: Path, data: Path,
         return
     check_checkpoint_arg(checkpoint)
     result = evaluate(checkpoint, data, out_dir, split=split, segments=segments, fold=fold, crops=crops,
-                      strict=strict)
+                      strict=strict, progress=True)
     if as_json:
         print(json.dumps(result))
         return

@@ -381,4 +381,4 @@ class RuntimeSession:
                 mean.append(avg)
         return {"schema": OPS_SCHEMA, "model": model or self.dep.manifest["model"]["name"], "backend": self.backend,
                 "segments": self.dep.segments, "crops": 1, "n_videos": n, "per_video": {"layers": mean},
-                "videos": self.videos}
+                "config": self.dep.manifest["model"]["config"], "videos": self.videos}

@@ -223,9 +223,10 @@ def make_synthetic_dataset(out_dir: str | Path, videos_per_class: int = 24, test
             rel = f"{action}/{action}_{v:03d}.mp4"
             (test_lines if v >= videos_per_class - n_test else train_lines).append((rel, c + 1))
             jobs.append((c, v, action, rel))
+    from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(disable=not progress) as bar:
+    with Progress(disable=not progress, console=Console(stderr=True)) as bar:   # stdout is for results
         task = bar.add_task("rendering synthetic videos", total=len(jobs))
         for c, v, action, rel in jobs:
             target = out_dir / "videos" / rel

@@ -123,3 +123,13 @@ def test_export_files_share_one_mode(work):
     dep = work / "dep"
     assert stat.S_IMODE(dep.stat().st_mode) == 0o777 & ~umask
     assert {stat.S_IMODE(f.stat().st_mode) for f in dep.iterdir()} == {0o666 & ~umask}
+
+
+def test_energy_from_run_counts_the_deployed_models_parameters(work):
+    """Not the registered variant's (101-class head): the ops file carries the deployed config."""
+    assert_ok(user_run(work, "run", "dep", "v.mp4", "-b", "torch", "--ops", "ops.json"))
+    report = json.loads(assert_ok(user_run(work, "energy", "--from-run", "ops.json", "--json")).stdout)
+    deployed = create_model("stm-tiny", num_classes=len(ACTIONS), input_size=(32, 32), segments=3)
+    registered = create_model("stm-tiny")
+    want = sum(p.numel() for p in deployed.parameters())
+    assert report["total"]["params"] == want != sum(p.numel() for p in registered.parameters())

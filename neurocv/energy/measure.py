@@ -222,10 +222,16 @@ def report_from_run(path: str | Path, profile: HardwareProfile) -> EnergyReport:
     params = None
     model = str(data.get("model", ""))
     try:
-        _, net, _ = resolve_model(model)
+        if isinstance(data.get("config"), dict):     # the deployed model's own config (its head, its options)
+            from ..models import model_from_config
+
+            with torch.device("meta"):
+                net = model_from_config(data["config"])
+        else:                                         # older ops files: the registered variant's defaults
+            _, net, _ = resolve_model(model)
         if net is not None:
             params = sum(p.numel() for p in net.parameters())
-    except NeuroCVError:
+    except (NeuroCVError, TypeError, ValueError, KeyError):
         pass
     for c in layers:
         c.views = crops

@@ -22,7 +22,7 @@ _input_settings = input_settings   # old name
 
 def evaluate(checkpoint: str | Path, data: str | Path, out_dir: str | Path | None = None, split: str = "test",
              segments: int | None = None, crop: int | None = None, batch_size: int = 8, workers: int = 0,
-             fold: int | None = None, crops: int = 1, strict: bool = False) -> dict:
+             fold: int | None = None, crops: int = 1, strict: bool = False, progress: bool = False) -> dict:
     """Top-1, top-5, per-class accuracy and confusion matrix of a checkpoint on a split (fractions in [0, 1]).
 
     ``fold``: the official split (1-3) of UCF-101 / HMDB-51 (default: the one the checkpoint was trained on).
@@ -50,7 +50,13 @@ def evaluate(checkpoint: str | Path, data: str | Path, out_dir: str | Path | Non
     from .loop import BadVideos
 
     bad = BadVideos(strict=strict)
-    logits, labels, _ = predict_loader(model, loader, bad=bad)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True, disable=not progress) as bar:
+        task = bar.add_task("eval", total=len(ds))
+        logits, labels, _ = predict_loader(model, loader, bad=bad, on_batch=lambda n: bar.advance(task, n))
     n = len(ds.classes)
     pred = logits.argmax(1)
     conf = np.zeros((n, n), dtype=np.int64)
@@ -65,7 +71,10 @@ def evaluate(checkpoint: str | Path, data: str | Path, out_dir: str | Path | Non
         out_dir = Path(out_dir)
         with atomic_open(out_dir / "eval.json", "w") as fh:
             json.dump(result, fh, indent=1)
-        plot_confusion(conf, list(ds.classes), out_dir / "confusion.png", title=f"top-1 {result['top1']:.3f}")
+        plot_confusion(conf, list(ds.classes), out_dir / "confusion.png",
+                       title=f"{Path(checkpoint).name} on {Path(data).name}, {split} split (fold {fold})\n"
+                             f"{result['n_videos']} videos, {result['views']} views: top-1 "
+                             f"{100 * result['top1']:.1f} %, top-5 {100 * result['top5']:.1f} %")
     return result
 
 

@@ -146,9 +146,9 @@ def _forward_views(model, batch, flip_label: list[int] | None):
 
 @torch.no_grad()
 def predict_loader(model, loader, dist: DistContext | None = None, limit: int | None = None,
-                   bad: BadVideos | None = None):
+                   bad: BadVideos | None = None, on_batch=None):
     """Logits and labels of every item the loader yields (gathered over DDP ranks); multi-view items are averaged
-    over their views."""
+    over their views. ``on_batch(n)`` is called after each batch of ``n`` items (progress)."""
     model.eval()
     logits, labels, index = [], [], []
     flip_label = getattr(loader.dataset, "flip_label", None)
@@ -156,6 +156,8 @@ def predict_loader(model, loader, dist: DistContext | None = None, limit: int | 
         logits.append(_forward_views(model, batch, flip_label).float().cpu())
         labels.append(torch.as_tensor(batch["label"]))  # logits are moved to the CPU below
         index.append(torch.as_tensor(batch["index"]))
+        if on_batch is not None:
+            on_batch(int(labels[-1].numel()))
     out = [torch.cat(x) if x else torch.zeros(0) for x in (logits, labels, index)]
     if dist is not None and dist.world_size > 1:
         out = dist.gather_cat(out)
@@ -209,6 +211,15 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
         if ckpt.get("train_config", {}).get("seed") != cfg.seed or ckpt["model"] != cfg.model:
             raise ConfigError(f"{last}: holds a run of model {ckpt['model']} seed "
                               f"{ckpt.get('train_config', {}).get('seed')}; use another --out or the same settings")
+        done, planned = int(ckpt["epoch"]) + 1, ckpt.get("train_config", {}).get("epochs", cfg.epochs)
+        if planned != cfg.epochs:   # the learning-rate schedule spans the whole run: one run, one length
+            raise ConfigError(f"{last}: a run of {planned} epochs ({done} done); resume it with --epochs {planned}, "
+                              f"or start afresh with --no-resume or another --out")
+        if cfg.progress and dist.is_main:
+            import sys
+
+            print(f"resuming {last}: {done} of {cfg.epochs} epochs done" +
+                  (" (finished already)" if done >= cfg.epochs else ""), file=sys.stderr, flush=True)
         model.load_state_dict(ckpt["state_dict"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
@@ -232,11 +243,12 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
         model.to(memory_format=torch.channels_last)
     net = dist.wrap(model)
     val_loader = dist.loader(val_set, per_rank_batch, shuffle=False, seed=cfg.seed, epoch=0, workers=workers)
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.fields[info]}"))
-    with Progress(*columns, disable=not (cfg.progress and dist.is_main)) as bar:
+    with Progress(*columns, console=Console(stderr=True), disable=not (cfg.progress and dist.is_main)) as bar:
         task = bar.add_task("train", total=cfg.epochs * steps_per_epoch, completed=start_epoch * steps_per_epoch,
                             info="")
         for epoch in range(start_epoch, cfg.epochs):
@@ -272,6 +284,8 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
                    "val_top1": _topk(v_logits, v_labels, 1), "val_top5": _topk(v_logits, v_labels, 5),
                    "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
             metrics.append(row)
+            if cfg.progress and dist.is_main:
+                bar.console.print(epoch_line(row, cfg.epochs), highlight=False, soft_wrap=True)
             if dist.is_main:
                 payload = {
                     "model": cfg.model, "config": model.config_dict(), "classes": classes,
@@ -284,7 +298,7 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
                 if row["val_top1"] > best_top1:
                     save_checkpoint(out_dir / "best.pt", payload)
                 save_checkpoint(last, payload)
-                write_metrics(out_dir, metrics)
+                write_metrics(out_dir, metrics, title=f"{cfg.model}, {out_dir.name}")
             best_top1 = max(best_top1, row["val_top1"])
             dist.barrier()
     if dist.active:  # each rank saw its own shard of the videos: rank 0 reports them all
@@ -311,7 +325,14 @@ def _plain(cfg: TrainConfig) -> dict:
     return d
 
 
-def write_metrics(out_dir: Path, metrics: list[dict]) -> None:
+def epoch_line(row: dict, epochs: int) -> str:
+    """One epoch in one readable line (percentages, 3 significant digits)."""
+    return (f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.3f}, top-1 {100 * row['train_top1']:.1f} %;"
+            f" validation loss {row['val_loss']:.3f}, top-1 {100 * row['val_top1']:.1f} %, top-5 "
+            f"{100 * row['val_top5']:.1f} %; {row['seconds']:.0f} s")
+
+
+def write_metrics(out_dir: Path, metrics: list[dict], title: str | None = None) -> None:
     """``metrics.json``, ``metrics.csv`` and ``curves.png`` (loss and top-1 per epoch), each written atomically."""
     with atomic_open(out_dir / "metrics.json", "w") as fh:
         json.dump(metrics, fh, indent=1)
@@ -337,6 +358,13 @@ def write_metrics(out_dir: Path, metrics: list[dict]) -> None:
     b.set_ylabel("top-1")
     b.set_ylim(0, 1)
     b.legend()
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (a, b):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # epochs are whole numbers
+    best = max(metrics, key=lambda m: m["val_top1"])
+    fig.suptitle(f"{title or out_dir.name}: {len(metrics)} epochs, best validation top-1 "
+                 f"{100 * best['val_top1']:.1f} % (epoch {best['epoch']})", fontsize=10)
     fig.tight_layout()
     with atomic_path(out_dir / "curves.png") as tmp:
         fig.savefig(tmp, dpi=90, format="png")
