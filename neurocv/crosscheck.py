@@ -89,7 +89,11 @@ def crosscheck(deploy: str | Path, videos: list, simulators: list[str] | None = 
         t0 = time.perf_counter()
         sim = None
         try:
-            sim = open_simulator(name, dep.stm_files(), **({"python": python} if python else {}))
+            worker = infos[name].source == "net" or name.startswith("lava")      # runs in .venv-lava
+            opts = {"python": python} if python and worker else {}
+            if infos[name].trace:
+                opts["trace"] = True
+            sim = open_simulator(name, dep.stm_files(), **opts)
             row["loaded"] = True
             per_layer = {}
             for (clip, padded), ref in zip(clips, refs):

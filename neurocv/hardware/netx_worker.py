@@ -19,7 +19,9 @@ input ``x * 2^p``): both equal :func:`neurocv.hardware.netx_format.simulate_netx
 
 Requests ``{"op": "load", "net": {name: path}, "mode": "float"|"fixed"}``, ``{"op": "run", "name": ...}`` + clip,
 ``{"op": "close"}``; a run's reply carries the readout ``(T, C_L, H_L, W_L)`` and the operation counts
-(:func:`~neurocv.hardware.netx_format.netx_counts`), as the Lava worker's.
+(:func:`~neurocv.hardware.netx_format.netx_counts`), as the Lava worker's. With ``"network": {"trace": true}`` in
+the load request every layer's membrane is read too (a VarWire per layer) and sent after the readout in one flat
+array, the reply's ``parts`` giving the shapes.
 """
 
 from __future__ import annotations
@@ -43,10 +45,10 @@ def _chw_to_whc(a: np.ndarray) -> np.ndarray:
 class NetxSTMNetwork:
     """One STM from its netx file; ``run(x (T, C, H, W)) -> (y (T, C_L, H_L, W_L) float32, spikes per layer)``."""
 
-    def __init__(self, path: str, mode: str = "fixed", buffer: int = 32):
+    def __init__(self, path: str, mode: str = "fixed", buffer: int = 32, trace: bool = False):
         if mode not in ("float", "fixed"):
             raise ValueError(f"mode must be 'float' or 'fixed', got {mode!r}")
-        self.path, self.mode, self.buffer = path, mode, buffer
+        self.path, self.mode, self.buffer, self.trace = path, mode, buffer, trace
         self.net_info: NetxNetwork = read_netx(path)
         self.interval = None
         self.started = False
@@ -81,10 +83,11 @@ class NetxSTMNetwork:
             ex = Extractor(shape=block.out.shape, buffer_size=self.buffer)
             block.out.connect(ex.in_port)
             self.extractors.append(ex)
-        self.wire = None
-        if info.readout == "li":
-            self.wire = VarWire(buffer_size=self.buffer)
-            self.wire.connect_var(net.layers[-1].neuron.v)
+        self.wires = {}      # layer index -> VarWire on its v: the LI readout, or every layer with trace=True
+        for k, block in enumerate(net.layers):
+            if self.trace or (info.readout == "li" and k == n_layers - 1):
+                self.wires[k] = VarWire(buffer_size=self.buffer)
+                self.wires[k].connect_var(block.neuron.v)
         models = {Injector: PyLoihiInjectorModel, Extractor: PyLoihiExtractorModel, VarWire: PyLoihiVarWireModel,
                   netx.hdf5.Network: netx.hdf5.PyNetworkModel, block_process.Conv: block_models.PyConvModel}
         try:   # the fast Conv model of neurocv's Lava backend, where it is present
@@ -102,7 +105,9 @@ class NetxSTMNetwork:
         self.started = True
         self.steps_done = 0
 
-    def run(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray | None]]:
+        """``x (T, C, H, W)`` -> ``(readout, spikes per layer, membranes per layer (float units, after the reset;
+        None where not read))``."""
         from lava.magma.core.run_conditions import RunSteps
 
         info = self.net_info
@@ -118,7 +123,7 @@ class NetxSTMNetwork:
         zero = np.zeros(self.injector.out_port.shape)
         self.injector.run(condition=RunSteps(num_steps=total, blocking=False), run_cfg=self.cfg)
         spikes = [[] for _ in range(n_layers)]
-        mem = []
+        mem = {k: [] for k in self.wires}
         sent = 0
         for _ in range(min(total, self.buffer - 1)):
             self.injector.send(_chw_to_whc(xin[sent]) if sent < steps else zero)
@@ -126,8 +131,8 @@ class NetxSTMNetwork:
         for _ in range(total):
             for k, ex in enumerate(self.extractors):
                 spikes[k].append(ex.receive())
-            if self.wire is not None:
-                mem.append(self.wire.receive())
+            for k, wire in self.wires.items():
+                mem[k].append(wire.receive())
             if sent < total:
                 self.injector.send(_chw_to_whc(xin[sent]) if sent < steps else zero)
                 sent += 1
@@ -136,14 +141,13 @@ class NetxSTMNetwork:
         # layer k is active on local steps k+1 .. k+T (the Conv before it delays by one step)
         out_spikes = [np.stack([s.transpose(2, 1, 0) for s in spikes[k][k + 1:k + 1 + steps]]).astype(np.float32)
                       for k in range(n_layers)]
-        if self.wire is not None:
-            last = info.layers[-1]
-            unit = 2.0 ** -(last.scale + (6 if self.mode == "fixed" else 0))
-            # VarWire reads v after the step's update: local step L is the last layer's first
-            y = np.stack([m.transpose(2, 1, 0) for m in mem[n_layers:n_layers + steps]]) * unit
-        else:
-            y = out_spikes[-1]
-        return y.astype(np.float32), out_spikes
+        mems: list[np.ndarray | None] = [None] * n_layers
+        for k, trace in mem.items():
+            unit = 2.0 ** -(info.layers[k].scale + (6 if self.mode == "fixed" else 0))
+            # VarWire reads v after the step's update (and reset): layer k's clip steps are local k+1 .. k+T
+            mems[k] = (np.stack([m.transpose(2, 1, 0) for m in trace[k + 1:k + 1 + steps]]) * unit).astype(np.float32)
+        y = mems[-1] if info.readout == "li" else out_spikes[-1]
+        return y.astype(np.float32), out_spikes, mems
 
     def stop(self) -> None:
         if self.started:
@@ -174,8 +178,9 @@ def main() -> int:
                         net.stop()
                     nets.clear()
                     shapes = {}
+                    trace = bool((req.get("network") or {}).get("trace"))
                     for name, path in req["net"].items():
-                        nets[name] = NetxSTMNetwork(path, req.get("mode", "fixed"))
+                        nets[name] = NetxSTMNetwork(path, req.get("mode", "fixed"), trace=trace)
                         info = nets[name].net_info
                         shapes[name] = {"input": list(info.input_shape), "output": list(info.shapes()[-1])}
                     write_message(out, {"ok": True, "shapes": shapes})
@@ -186,9 +191,13 @@ def main() -> int:
                     if arr is None:
                         raise ValueError("run request without a clip")
                     t0 = time.perf_counter()
-                    y, spikes = nets[name].run(arr)
-                    counts = netx_counts(nets[name].net_info, spikes)
-                    write_message(out, {"ok": True, "counts": counts, "seconds": time.perf_counter() - t0}, y)
+                    y, spikes, mems = nets[name].run(arr)
+                    reply = {"ok": True, "counts": netx_counts(nets[name].net_info, spikes),
+                             "seconds": time.perf_counter() - t0}
+                    if nets[name].trace:    # readout, then every layer's membrane, in one flat array
+                        reply["parts"] = [list(y.shape)] + [list(m.shape) for m in mems]
+                        y = np.concatenate([y.ravel()] + [m.ravel() for m in mems])
+                    write_message(out, reply, y)
                 else:
                     raise ValueError(f"unknown op {op!r}")
             except Exception as e:  # reported to the client, which raises it; the worker keeps serving

@@ -145,3 +145,23 @@ print("torch loaded:", "torch" in sys.modules)
                          env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert "torch loaded: False" in out.stdout
+
+
+def test_netx_streams_every_layer_membrane_on_request(tmp_path):
+    """``trace=True`` (what crosscheck asks for): each layer's membrane after the reset, in float units, equal to the
+    integer model's; the readout and counts unchanged."""
+    from neurocv.hardware.sims import STMFiles, open_simulator
+
+    spec = lif_spec()
+    nir = tmp_path / "stm_mv.nir"
+    nir.write_bytes(b"")       # the netx adapter reads only the .net file beside it
+    net = write_netx(spec, tmp_path / "stm_mv.net")
+    x = clips()[1]
+    with open_simulator("netx", {"mv": STMFiles("mv", nir, tmp_path / "stm_mv.net")}, trace=True) as sim:
+        run = sim.run("mv", x)
+    y, counts, mems = simulate_netx_numpy(net, x, "fixed")
+    np.testing.assert_array_equal(run.output, y)
+    assert run.counts == counts and len(run.membranes) == 2
+    for got, want in zip(run.membranes, mems):
+        np.testing.assert_array_equal(got, want)
+    assert np.abs(run.membranes[0]).max() > 0

@@ -88,12 +88,14 @@ class Simulator:
 @dataclass(frozen=True)
 class SimInfo:
     """A registered simulator: ``open(files: dict[str, STMFiles]) -> Simulator``; ``description`` one line;
-    ``source`` the file kind it reads (``"nir"`` or ``"net"``)."""
+    ``source`` the file kind it reads (``"nir"`` or ``"net"``); ``trace``: ``open`` takes ``trace=True`` to return
+    per-layer membranes it does not return by default."""
 
     name: str
     description: str
     open: Callable[[dict], Simulator]
     source: str = "nir"
+    trace: bool = False      # open(..., trace=True) also returns every layer's membrane (costs time)
 
 
 def available() -> dict[str, SimInfo]:
