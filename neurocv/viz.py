@@ -32,6 +32,24 @@ def residual_to_rgb(residual: np.ndarray, scale: float | None = None) -> np.ndar
     return np.clip(128 + residual * (127 / s), 0, 255).astype(np.uint8)
 
 
+def colour_wheel(size: int = 101, max_magnitude: float = 1.0) -> np.ndarray:
+    """The key of :func:`flow_to_rgb`: the colour of every motion ``(dx, dy)`` up to ``max_magnitude`` pixels, as
+    an ``(size, size, 3)`` uint8 image with +x to the right and +y down (image axes); white outside the disc."""
+    r = np.linspace(-1.0, 1.0, size)
+    fx, fy = np.meshgrid(r, r)
+    img = flow_to_rgb(np.stack([fx, fy], -1) * max_magnitude, max_magnitude)
+    img[np.hypot(fx, fy) > 1.0] = 255
+    return img
+
+
+def _draw_key(ax, scale: float) -> None:
+    ax.imshow(colour_wheel(max_magnitude=scale), extent=(-scale, scale, scale, -scale))
+    ax.set_title("motion key", fontsize=8)
+    ax.set_xlabel(f"dx (px); full colour\n= {scale:.1f} px or more", fontsize=7)
+    ax.set_ylabel("dy (px, down)", fontsize=7)
+    ax.tick_params(labelsize=6)
+
+
 def show_video(path: str | Path, out_dir: str | Path, frames: int = 4) -> list[Path]:
     """Write one PNG per sampled P-frame (``frames`` of them) with five panels (I-frame, raw MV, accumulated MV,
     raw residual, accumulated residual), plus ``overview.png`` with all rows. Returns the written paths."""
@@ -54,9 +72,16 @@ def show_video(path: str | Path, out_dir: str | Path, frames: int = 4) -> list[P
                 residual_to_rgb(raw.residuals[k]), residual_to_rgb(acc.residuals[k])]
 
     written = []
-    fig_all, axes_all = plt.subplots(len(acc), 5, figsize=(15, 3 * len(acc)), squeeze=False)
+    widths = {"width_ratios": [1, 1, 1, 1, 1, 0.7]}
+    fig_all, axes_all = plt.subplots(len(acc), 6, figsize=(17, 3 * len(acc) + 0.5), squeeze=False,
+                                     gridspec_kw=widths)
     for k in range(len(acc)):
-        fig, axes = plt.subplots(1, 5, figsize=(15, 3.2))
+        fig, axes = plt.subplots(1, 6, figsize=(17, 3.4), gridspec_kw=widths)
+        _draw_key(axes[5], mv_scale)
+        if k == 0:
+            _draw_key(axes_all[k][5], mv_scale)
+        else:
+            axes_all[k][5].axis("off")
         for ax, ax_all, img, title in zip(axes, axes_all[k], panels(k), titles):
             for a in (ax, ax_all):
                 a.imshow(img)
@@ -73,6 +98,9 @@ def show_video(path: str | Path, out_dir: str | Path, frames: int = 4) -> list[P
             fig.savefig(tmp, dpi=90, format="png")
         plt.close(fig)
         written.append(target)
+    fig_all.suptitle(f"{path.name}: {len(acc)} sampled P-frames (motion: hue = direction"
+                     f", saturation = magnitude, full at {mv_scale:.1f} px; residuals: grey = 0)",
+                     fontsize=11)
     fig_all.tight_layout()
     target = out_dir / "overview.png"
     with atomic_path(target) as tmp:

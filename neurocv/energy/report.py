@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 
 from .counter import LayerCount
@@ -38,6 +39,12 @@ COUNTS = ("dense", "effective")
 
 def _fmt_m(v) -> str:
     return "-" if v is None else f"{v / 1e6:,.2f}"
+
+
+def energy_unit(joules: float) -> tuple[str, float]:
+    """The unit a figure shows ``joules`` in (J, mJ, uJ or nJ: the largest that keeps the value >= 1) and its
+    factor from joules."""
+    return next(((u, f) for u, f in (("J", 1.0), ("mJ", 1e3), ("uJ", 1e6)) if joules * f >= 1), ("nJ", 1e9))
 
 
 @dataclass
@@ -255,9 +262,12 @@ class EnergyReport:
             if note:
                 console.print(f"[dim]{note}[/]", soft_wrap=True, highlight=False)
 
-    def plot(self, path, top: int = 25) -> None:
-        """Horizontal bars of per-layer energy per video (largest ``top`` layers and every spiking layer, the rest
-        summed), coloured by partition; written atomically as PNG (matplotlib, Agg)."""
+    def plot(self, path, top: int = 12) -> dict:
+        """The ANN / spiking split of the energy per video first (one bar each, with their share), then the
+        ``top`` largest layers of each partition on their own axes (the rest of a partition summed in one grey
+        bar), so that the spiking layers stay visible next to an ANN hundreds of times larger. One unit (J, mJ or
+        uJ, from the total) on every axis and in the title. Written atomically as PNG (matplotlib, Agg).
+        Returns what was drawn: ``{"unit", "title", "split": {partition: joules}, "panels": {partition: labels}}``."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -265,29 +275,61 @@ class EnergyReport:
 
         from .._io import atomic_path
 
-        rows = sorted(self.layer_rows(), key=lambda r: r["energy_j"], reverse=True)
-        keep = {id(r) for r in rows[:top]} | {id(r) for r in rows if r["partition"] == "spiking"}
-        shown = [r for r in rows if id(r) in keep]             # spiking layers always shown, however small
-        rest = [r for r in rows if id(r) not in keep]
-        labels = [r["name"] for r in shown]
-        values = [r["energy_j"] * 1e3 for r in shown]
-        colors = ["tab:orange" if r["partition"] == "spiking" else "tab:blue" for r in shown]
-        if rest:
-            labels.append(f"{len(rest)} other layers")
-            values.append(sum(r["energy_j"] for r in rest) * 1e3)
-            colors.append("tab:gray")
-        fig, ax = plt.subplots(figsize=(8, 0.28 * len(labels) + 1.6))
-        ax.barh(range(len(labels))[::-1], values, color=colors)
-        ax.set_yticks(range(len(labels))[::-1], labels, fontsize=7)
-        ax.set_xlabel(f"energy per video (mJ) on {self.profile.name}")
+        rows = self.layer_rows()
         t = self.totals()
-        ax.set_title(f"{self.model}: {t['energy_j']:.3f} J/video, {t['macs'] / 1e9:.1f} G MACs, "
-                     f"{t['acs'] / 1e9:.3f} G ACs ({self.segments}x{self.crops})", fontsize=9)
-        from matplotlib.patches import Patch
+        total = t["energy_j"]
+        unit, scale = energy_unit(total)
+        colour = {"ann": "tab:blue", "spiking": "tab:orange"}
+        parts = [p for p in ("ann", "spiking") if any(r["partition"] == p for r in rows)]
+        sums = {p: sum(r["energy_j"] for r in rows if r["partition"] == p) for p in parts}
 
-        ax.legend(handles=[Patch(color="tab:blue", label="ANN (MACs)"),
-                           Patch(color="tab:orange", label="spiking (STM)")], fontsize=7, loc="lower right")
+        def top_rows(part):
+            mine = [r for r in rows if r["partition"] == part]
+            if part == "ann":   # the same layer of every block as one bar ("encoder.blocks.*.mlp.0 (x12)")
+                groups: dict[str, list] = {}
+                for r in mine:
+                    groups.setdefault(re.sub(r"\.\d+(?=\.|$)", ".*", r["name"]), []).append(r)
+                mine = [{"name": k if len(g) == 1 else f"{k} (x{len(g)})", "energy_j": sum(r["energy_j"] for r in g)}
+                        for k, g in groups.items()]
+            mine = sorted(mine, key=lambda r: r["energy_j"], reverse=True)
+            labels = [r["name"] for r in mine[:top]]
+            values = [r["energy_j"] * scale for r in mine[:top]]
+            colours = [colour[part]] * len(labels)
+            if len(mine) > top:
+                labels.append(f"{len(mine) - top} other {'ANN layer groups' if part == 'ann' else 'spiking layers'}")
+                values.append(sum(r["energy_j"] for r in mine[top:]) * scale)
+                colours.append("tab:gray")
+            return labels, values, colours
+
+        panels = [top_rows(p) for p in parts]
+        height = max(len(lb) for lb, _, _ in panels) if panels else 1
+        fig = plt.figure(figsize=(11, 1.9 + 0.26 * height + 0.4 * len(parts)))
+        grid = fig.add_gridspec(2, max(1, len(parts)), height_ratios=[0.35 * len(parts) + 0.3, 0.26 * height + 0.4])
+        ax = fig.add_subplot(grid[0, :])
+        names = {"ann": "ANN (MACs)", "spiking": "spiking STMs (ACs, MACs)"}
+        ys = range(len(parts))[::-1]
+        ax.barh(ys, [sums[p] * scale for p in parts], color=[colour[p] for p in parts])
+        ax.set_yticks(ys, [names[p] for p in parts], fontsize=8)
+        for y, p in zip(ys, parts):
+            ax.text(sums[p] * scale, y, f" {sums[p] * scale:.3g} {unit} ({100 * sums[p] / total if total else 0:.1f} %)",
+                    va="center", fontsize=8)
+        ax.set_xlim(0, max(sums.values(), default=0) * scale * 1.35 or 1)
+        ax.set_xlabel(f"energy per video ({unit})", fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        title = (f"{self.model}: {total * scale:.3g} {unit}/video on {self.profile.name} ({self.segments}x"
+                 f"{self.crops} views; {t['macs'] / 1e9:.3g} G MACs, {t['acs'] / 1e9:.3g} G ACs)")
+        ax.set_title(title, fontsize=9)
+        for k, (p, (labels, values, colours)) in enumerate(zip(parts, panels)):
+            a = fig.add_subplot(grid[1, k])
+            a.barh(range(len(labels))[::-1], values, color=colours)
+            a.set_yticks(range(len(labels))[::-1], labels, fontsize=6.5)
+            a.set_xlabel(f"energy per video ({unit})", fontsize=8)
+            a.set_title({"ann": "largest ANN layers (the same layer of every block summed: x blocks)",
+                         "spiking": "spiking (STM) layers"}[p], fontsize=8)
+            a.tick_params(axis="x", labelsize=7)
         fig.tight_layout()
         with atomic_path(path, suffix=".png") as tmp:
             fig.savefig(tmp, dpi=110, format="png")
         plt.close(fig)
+        return {"unit": unit, "title": title, "split": sums,
+                "panels": {p: labels for p, (labels, _, _) in zip(parts, panels)}}

@@ -248,7 +248,8 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.fields[info]}"))
-    with Progress(*columns, console=Console(stderr=True), disable=not (cfg.progress and dist.is_main)) as bar:
+    with Progress(*columns, console=Console(stderr=True), transient=True,   # the epoch lines stay, not the bar
+                  disable=not (cfg.progress and dist.is_main)) as bar:
         task = bar.add_task("train", total=cfg.epochs * steps_per_epoch, completed=start_epoch * steps_per_epoch,
                             info="")
         for epoch in range(start_epoch, cfg.epochs):
