@@ -116,7 +116,9 @@ def register(app, out, err) -> None:
                 out.print("  max |diff| " + ", ".join(f"{k} {v:.3g}" for k, v in r["max_abs_diff"].items()),
                           highlight=False)
 
-        with dep.session(backend, check=check) as session, _video_progress(err, backend, len(videos)) as advance:
+        session = dep.session(backend, check=check)
+        # the first video decodes while the backend starts (the Lava worker: a second or more)
+        with _decode_ahead(session, videos), session, _video_progress(err, backend, len(videos)) as advance:
             for video in videos:
                 one(video)
                 advance()
@@ -147,6 +149,43 @@ def register(app, out, err) -> None:
             print(json.dumps(report))
             return
         _print_crosscheck(out, report)
+
+
+@contextlib.contextmanager
+def _decode_ahead(session, videos: list):
+    """While one video runs, decode the next in a thread (the first as soon as this is entered, before the
+    backend starts): the STMs run in the Lava worker's processes and onnxruntime releases the GIL, so decoding
+    overlaps them. ``session.read`` is wrapped for the duration; a video
+    that fails to decode raises from ``read`` as it would have (its error is reported as before). The JSON's
+    ``timing_s.decode`` is then the wait for the decoded clip."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    read = session.read
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode-ahead")
+    pending: list = []          # (video, future), in the order run_video will ask for them
+    queue = list(videos)
+
+    def ahead():
+        if queue:
+            video = queue.pop(0)
+            pending.append((video, pool.submit(read, video)))
+
+    def read_ahead(video):
+        if not pending:
+            ahead()
+        got, fut = pending.pop(0) if pending else (None, None)
+        ahead()                                        # the next one decodes while this one runs
+        if got is None or str(got) != str(video):    # asked out of order: decode it here
+            return read(video)
+        return fut.result()
+
+    session.read = read_ahead
+    ahead()
+    try:
+        yield
+    finally:
+        session.read = read
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextlib.contextmanager
