@@ -588,6 +588,15 @@ def main(argv: Optional[List[str]] = None) -> None:
         sys.exit(2)
     if rc == 130:                   # typer turns Ctrl-C into exit code 130
         err.print(f"interrupted: {_INTERRUPT_HINT[0]}", markup=False, highlight=False, soft_wrap=True)
+        if argv is None:            # the console script: leave now, without waiting on (or finalising under)
+            import os               # helper threads still inside C code (decoder prefetch, pipes)
+
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+            os._exit(130)
         sys.exit(130)
     if isinstance(rc, int) and rc:
         sys.exit(rc)

@@ -84,7 +84,7 @@ def register(app, out, err) -> None:
                 ops: Optional[Path] = typer.Option(None, "--ops", help="Write the operation counts (JSON) here."),
                 top: int = typer.Option(5, "--top", min=1, max=5)):
         """Classify videos with a deployment: reader -> STMs (Lava or torch) -> onnxruntime -> top-5."""
-        from .cli import check_out_file
+        from .cli import check_out_file, on_interrupt
         from .runtime import Deployment
 
         if backend not in BACKENDS:
@@ -92,6 +92,8 @@ def register(app, out, err) -> None:
         if ops is not None:
             check_out_file(ops, "--ops")
         dep = Deployment.load(deploy)
+        on_interrupt("the results printed so far stand" + (f"; {ops} was not written" if ops else "") +
+                     "; run again with the videos not yet listed")
         failed = 0
 
         def one(video: Path) -> None:

@@ -58,3 +58,34 @@ def test_ctrl_c_in_train_says_how_to_resume(tmp_path):
     err = _stderr_after_interrupt(proc, within_s=30)
     last = err.strip().splitlines()[-1]
     assert last.startswith("interrupted:") and "last.pt" in last and "resume" in last
+
+
+def test_ctrl_c_in_run_stops_the_lava_worker_at_once(tmp_path, clip_factory):
+    """Interrupted while the Lava worker is busy with a clip: the worker is killed, not waited for."""
+    import contextlib
+    import io
+    import shutil
+
+    import torch
+
+    from neurocv.checkpoint import save_checkpoint
+    from neurocv.cli import main
+    from neurocv.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("stm-tiny", num_classes=10, input_size=(64, 64), segments=8)
+    save_checkpoint(tmp_path / "m.pt", {"model": "stm-tiny", "config": model.config_dict(),
+                                        "classes": [f"c{k}" for k in range(10)], "state_dict": model.state_dict(),
+                                        "train_config": {"segments": 8, "crop": 64, "accumulate": True}})
+    with contextlib.redirect_stdout(io.StringIO()):
+        main(["export", str(tmp_path / "m.pt"), "-o", str(tmp_path / "dep"), "--no-reference"])
+    shutil.copy(clip_factory("zoom_in", width=96, height=80, n_frames=40, seed=3)[0], tmp_path / "v.mp4")
+    proc = subprocess.Popen(NEUROCV + ["run", "dep"] + ["v.mp4"] * 50 + ["--json", "--ops", "ops.json"],
+                            cwd=tmp_path, env=user_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()                          # one video done: the worker is up and busy with the next
+    assert '"top1"' in first, proc.stderr.read()
+    proc.send_signal(signal.SIGINT)
+    err = _stderr_after_interrupt(proc, within_s=10)
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted: the results printed so far stand; ops.json was not written")
+    assert not (tmp_path / "ops.json").exists()

@@ -163,11 +163,13 @@ class LavaSTMRunner:
     def _request(self, header: dict, array: np.ndarray | None = None, timeout_s: float | None = None):
         if self._proc.poll() is not None:
             raise self._dead("before the request")
+        self._busy = True     # stays True if this is interrupted (Ctrl-C): close() then kills at once
         try:
             write_message(self._proc.stdin, header, array)
         except (BrokenPipeError, OSError):
             raise self._dead("while receiving a request") from None
         reply, out = self._receive(self.timeout_s if timeout_s is None else timeout_s)
+        self._busy = False
         if not reply.get("ok"):
             raise WorkerError(f"Lava worker: {reply.get('error', 'unknown error')}")
         return reply, out
@@ -196,8 +198,9 @@ class LavaSTMRunner:
         return self._proc.pid
 
     def close(self) -> None:
-        """Ask the worker to stop its Lava runtimes and exit; kill it if it does not within 30 s."""
-        if self._proc.poll() is None:
+        """Ask the worker to stop its Lava runtimes and exit; kill it if it does not within 30 s, or at once if a
+        request was interrupted (the worker is still busy with it)."""
+        if self._proc.poll() is None and not getattr(self, "_busy", False):
             try:
                 self._request({"op": "close"}, timeout_s=30)
                 self._proc.wait(timeout=30)
