@@ -1,2 +1,3 @@
-"""The custom Lava Process of the STM neuron and its ProcessModels. Lava's compiler imports every module in this
-folder to find models: keep it to ``process.py`` and ``models.py``, free of side effects."""
+"""The custom Lava Processes of an STM layer (``process.py``), their ProcessModels (``models.py``) and our Conv
+ProcessModel (``conv.py``, also used inside the fused layer). Lava's compiler imports every module in this folder to
+find models: keep it to these three files, free of side effects."""
