@@ -4,14 +4,17 @@ spiking backend, of torch alone and of onnxruntime alone, and where the runtime'
 For each model (random weights, seed 0, 10 classes, 8 segments at the variant's input size) it exports a deployment
 (timed, with its validation numbers), renders synthetic 112x112 MPEG-4 clips and then measures:
 
-* ``stms`` (the Lava speed figures): both STMs of each video run by the torch STMs (the ``torch`` simulator) and by the
-  Lava worker in float and fixed mode, interleaved video by video in one process so that the machine's load hits
-  all of them alike (2 shared cores); torch both with its default threads and with one (on a loaded machine its
-  OpenMP threads wait on each other), the faster being the reference. Per backend: ``s_per_video`` (both STMs;
-  for Lava the worker's own wall time, no pipe), ``s_per_step`` (per video time step = both STMs' step),
-  ``x_torch_stms`` (ratio of means to the reference torch STMs on the same videos), and for Lava ``overhead_share``: the part of Lava's time that is not the layers'
-  own compute (conv, neurons, counts, timed inside each process): message passing, process synchronisation,
-  copies. One warm-up clip per backend first (a Lava network compiles on its first clip).
+* ``stms`` (the Lava speed figures): both STMs of each video run by the torch STMs (the ``torch`` simulator) and
+  by the Lava worker in float and fixed mode, interleaved video by video in one process so that the machine's load
+  hits all of them alike (2 shared cores); torch both with its default threads and with one (on a loaded machine
+  its OpenMP threads wait on each other), the faster being the reference. Per backend: ``s_per_video`` (both
+  STMs; for Lava the worker's own wall time, no pipe), ``s_per_step`` (per video time step = both STMs' step),
+  ``x_torch_stms`` (ratio of means to the reference torch STMs on the same videos), and for Lava
+  ``overhead_share``: the part of Lava's time that is not the layers' own compute (conv, neurons, counts, timed
+  inside each process): message passing, process synchronisation, copies. One warm-up clip per backend first (a
+  Lava network compiles on its first clip). ``lava-float-today`` (``--today-videos``, first video(s) only): the
+  Lava network as it was before the fast conv (Lava's own Conv process and model, a neuron process per layer,
+  Injector/Extractor) and how many times slower it is.
 * ``runtime/<backend>``: :class:`neurocv.runtime.RuntimeSession` end to end (decode + transform, STMs, onnxruntime)
   with ``--check`` (top-1 agreement with torch and the largest difference per stage; the torch check is not part
   of the timings); the breakdown is the mean of ``decode``, ``stm`` (for Lava: ``stm_worker`` = Lava inside the
@@ -92,8 +95,10 @@ def bench_backend(dep, backend: str, videos: list[Path], warmup: bool) -> dict:
     return out
 
 
-def bench_stms(dep, videos: list[Path], reps: int) -> dict:
-    """torch STMs vs Lava float vs Lava fixed on the same clips, interleaved (module docstring, ``stms``)."""
+def bench_stms(dep, videos: list[Path], reps: int, today_videos: int = 0) -> dict:
+    """torch STMs vs Lava float vs Lava fixed on the same clips, interleaved (module docstring, ``stms``); on the
+    first ``today_videos`` clips also ``lava-float-today``: the network before this work (Lava's own Conv
+    processes and model, a neuron process each, Injector/Extractor)."""
     from neurocv.hardware.lava_backend import LavaSTMRunner
     from neurocv.hardware.sims.torch_sim import TorchSimulator
 
@@ -107,15 +112,20 @@ def bench_stms(dep, videos: list[Path], reps: int) -> dict:
     runners = {"torch": TorchSimulator.from_specs(dep.specs)}
     runners["torch-1thread"] = runners["torch"]
     runners.update({f"lava-{mode}": LavaSTMRunner(paths, mode) for mode in ("float", "fixed")})
+    if today_videos:
+        names.append("lava-float-today")
+        runners["lava-float-today"] = LavaSTMRunner(paths, "float", network={"layout": "split", "conv": "lava"})
     rows = {n: [] for n in names}
     try:
         for name in names:                                   # warm-up: each Lava network compiles on clip 1
             torch.set_num_threads(1 if name == "torch-1thread" else threads)
             for m, x in clips[0].items():
                 runners[name].run(m, x)
-        for _ in range(reps):
-            for clip in clips:
+        for rep in range(reps):
+            for k, clip in enumerate(clips):
                 for name in names:
+                    if name == "lava-float-today" and (rep or k >= today_videos):
+                        continue
                     runner, lava = runners[name], name.startswith("lava")
                     torch.set_num_threads(1 if name == "torch-1thread" else threads)
                     wall = worker = compute = 0.0
@@ -140,7 +150,11 @@ def bench_stms(dep, videos: list[Path], reps: int) -> dict:
         sec = statistics.fmean(r[0] for r in rows[name])
         entry = {"s_per_video": sec, "s_per_step": sec / steps, "x_torch_stms": sec / torch_s,
                  "s_per_video_min": min(r[0] for r in rows[name])}
-        if name.startswith("lava"):
+        if name == "lava-float-today":
+            n = len(rows[name])
+            now = statistics.fmean(r[0] for r in rows["lava-float"][:n])
+            entry.update(videos=n, speedup_of_lava_float=sec / now)
+        elif name.startswith("lava"):
             compute = statistics.fmean(r[2] for r in rows[name])
             entry.update(s_per_video_with_pipe=statistics.fmean(r[1] for r in rows[name]),
                          compute_s_per_video=compute, overhead_share=1.0 - compute / sec,
@@ -216,7 +230,7 @@ def bench_alone(dep, videos: list[Path]) -> dict:
 
 
 def bench_model(name: str, n_videos: int, backends: list[str], lava_videos: int, work: Path, stm_videos: int,
-                stm_reps: int) -> dict:
+                stm_reps: int, today_videos: int = 1) -> dict:
     import torch
 
     from neurocv.exporters.deploy import export_deployment
@@ -240,7 +254,7 @@ def bench_model(name: str, n_videos: int, backends: list[str], lava_videos: int,
                              "stm_from_nir_max_abs_diff": {m: r["max_abs_diff"] for m, r in validation["stm"].items()},
                              "pipeline_max_abs_diff": validation["pipeline"]["logits"]["max_abs_diff"]},
               "ann_macs": manifest["ops"]["ann_macs"], "load_avg": {"start": _load()}, "runtime": {}}
-    st = bench_stms(dep, videos[:stm_videos], stm_reps)
+    st = bench_stms(dep, videos[:stm_videos], stm_reps, today_videos)
     result["stms"] = st
     result["load_avg"]["after_stms"] = _load()
     print(f"{name}: STMs per video: torch {st['torch']['s_per_video'] * 1e3:.1f} ms ({st['torch_threads']} threads), "
@@ -248,7 +262,10 @@ def bench_model(name: str, n_videos: int, backends: list[str], lava_videos: int,
           + "; ".join(f"{b} {st[b]['s_per_video'] * 1e3:.1f} ms ({st[b]['s_per_step'] * 1e3:.2f} ms/step, "
                       f"{st[b]['x_torch_stms']:.1f}x torch, Lava overhead {100 * st[b]['overhead_share']:.0f} %)"
                       for b in ("lava-float", "lava-fixed"))
-          + f" (load {result['load_avg']['start']:.1f} -> {result['load_avg']['after_stms']:.1f})", flush=True)
+          + f" (load {result['load_avg']['start']:.1f} -> {result['load_avg']['after_stms']:.1f})"
+          + (f"; before this work (Lava's Conv model, split network): {st['lava-float-today']['s_per_video']:.2f} s,"
+             f" {st['lava-float-today']['speedup_of_lava_float']:.0f}x slower" if "lava-float-today" in st else ""),
+          flush=True)
     for backend in backends:
         vids = videos if backend == "torch" else videos[:lava_videos]
         if not vids:
@@ -275,6 +292,8 @@ def main() -> None:
     ap.add_argument("--base-lava-videos", type=int, default=2, help="videos per Lava backend for larger models")
     ap.add_argument("--stm-videos", type=int, default=6, help="videos of the side-by-side STM timing")
     ap.add_argument("--stm-reps", type=int, default=3, help="passes over them (stm-tiny; larger models: 1)")
+    ap.add_argument("--today-videos", type=int, default=1,
+                    help="videos run also by the network before the fast conv (stm-base: ~1 min each); 0: none")
     ap.add_argument("--split", nargs=2, type=Path, metavar=("DEPLOY", "DATA"),
                     help="also time `neurocv run` over DATA's test split with this deployment")
     args = ap.parse_args()
@@ -291,7 +310,7 @@ def main() -> None:
             lava_n = args.videos if tiny else args.base_lava_videos
             results["models"].append(bench_model(name, n, args.backends, lava_n, Path(tmp),
                                                  args.stm_videos if tiny else min(args.stm_videos, 2),
-                                                 args.stm_reps if tiny else 1))
+                                                 args.stm_reps if tiny else 1, args.today_videos))
     if args.split:
         results["split"] = bench_split(*args.split)
     results["wall_s"] = time.perf_counter() - t0

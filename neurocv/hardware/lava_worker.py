@@ -19,10 +19,10 @@ Extractor's port, never read with ``Var.get`` (slow); only the 3-element ``stats
 
 Protocol on stdin/stdout (stdout is reserved for it: fd 1 is pointed at stderr so that Lava's prints cannot
 corrupt it): each message is ``u32 json_len, json, u64 npy_len, npy bytes (may be empty)``. Requests
-``{"op": "load", "nir": {name: path}, "mode": "float"|"fixed"[, "network": {"layout": ..., "conv": ...}]}``, ``{"op": "run", "name": ...}`` + clip
-``(T, C, H, W)`` float32, ``{"op": "close"}``. Replies ``{"ok": true, ...}`` (``run``: + u, and ``counts``,
-``seconds`` (Lava's wall time), ``steps``, ``compute_s`` (the layers' own compute; null for the split layout)) or
-``{"ok": false, "error": "one line"}``.
+``{"op": "load", "nir": {name: path}, "mode": "float"|"fixed"[, "network": {"layout": ..., "conv": ...}]}``,
+``{"op": "run", "name": ...}`` + clip ``(T, C, H, W)`` float32, ``{"op": "close"}``. Replies
+``{"ok": true, ...}`` (``run``: + u, and ``counts``, ``seconds`` (Lava's wall time), ``steps``, ``compute_s``
+(the layers' own compute; null for the split layout)) or ``{"ok": false, "error": "one line"}``.
 """
 
 from __future__ import annotations

@@ -91,7 +91,10 @@ for kind, fixed in (("float", False), ("int", True), ("binary", False), ("binary
         sink = Sink(shape=conv.output_shape, buffer=steps + 1)
         src.s_out.connect(conv.s_in)
         conv.a_out.connect(sink.a_in)
-        model = (PyConvFastFixed if fixed else PyConvFastFloat) if ours else (PyConvModelFixed if fixed else PyConvModelFloat)
+        if ours:
+            model = PyConvFastFixed if fixed else PyConvFastFloat
+        else:
+            model = PyConvModelFixed if fixed else PyConvModelFloat
         cfg = Loihi2SimCfg(select_tag="fixed_pt" if fixed else "floating_pt", exception_proc_model_map={Conv: model})
         try:
             conv.run(condition=RunSteps(num_steps=steps + 1), run_cfg=cfg)
