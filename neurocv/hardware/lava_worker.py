@@ -15,7 +15,7 @@ need no host call (``n_steps`` is set only when T changes). ``layout="split"`` i
 processes, ``Injector -> (lava.proc.conv.Conv -> STMNeuron) x L -> Extractor`` with the Conv run by our model
 (``conv="neurocv"``) or Lava's (``conv="lava"``): each Conv delays by one step, so a clip runs ``T + L`` steps and
 layer l is active on local steps ``l+1 .. l+T`` (held at rest otherwise). The membrane is streamed through the
-Extractor's port, never read with ``Var.get`` (slow); only the 3-element ``stats`` Vars are read per clip.
+Extractor's port, never read with ``Var.get`` (slow); only the small ``stats`` Vars are read per clip.
 
 Protocol on stdin/stdout (stdout is reserved for it: fd 1 is pointed at stderr so that Lava's prints cannot
 corrupt it): each message is ``u32 json_len, json, u64 npy_len, npy bytes (may be empty)``. Requests
