@@ -4,13 +4,17 @@ PY := .venv/bin/python
 NEUROCV := .venv/bin/neurocv
 DEMO := demo-out
 
-.PHONY: env env-lava demo test bench ablations clean
+.PHONY: env env-lava doctor demo test bench ablations clean
 
 env:
 	@scripts/setup_env.sh main
 
 env-lava:
 	@scripts/setup_env.sh lava
+
+# One line per check of both environments and the Lava worker, with the command that fixes what is missing.
+doctor: env
+	$(NEUROCV) doctor
 
 # Main job on an embedded default: synthetic dataset -> train stm-tiny -> evaluate -> export (ONNX + NIR) ->
 # run one clip through onnxruntime + Lava (checked against torch) -> energy report. Every step resumes or is cheap
