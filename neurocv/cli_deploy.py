@@ -217,7 +217,8 @@ def _print_crosscheck(out, report: dict) -> None:
     notes = []
     for row in report["simulators"]:
         if not row["loaded"]:
-            notes.append(f"({len(notes) + 1}) {row['simulator']}: {row['reason']}")
+            why = row["reason"] if row["reason"].startswith(row["simulator"]) else f"{row['simulator']}: {row['reason']}"
+            notes.append(f"({len(notes) + 1}) {why}")
             table.add_row(row["simulator"], f"no ({len(notes)})", "", "", "", "", "", "")
             continue
         for k, layer in enumerate(row["layers"]):
