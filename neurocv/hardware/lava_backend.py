@@ -171,7 +171,8 @@ class LavaSTMRunner:
         reply, out = self._receive(self.timeout_s if timeout_s is None else timeout_s)
         self._busy = False
         if not reply.get("ok"):
-            raise WorkerError(f"Lava worker: {reply.get('error', 'unknown error')}")
+            who = "netx" if self.worker == "netx" else "Lava"
+            raise WorkerError(f"{who} worker: {reply.get('error', 'unknown error')}")
         return reply, out
 
     # -- API -------------------------------------------------------------------------------------------------------

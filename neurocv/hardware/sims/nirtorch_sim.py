@@ -1,4 +1,5 @@
-"""nirtorch 2.6: nirtorch 2.6 `nir_to_torch` with neurocv's documented node map (forward Euler); see :mod:`neurocv.exporters.nir_check`."""
+"""nirtorch 2.6 on the portable NIR file of a LIF STM, with its own importer; the loading and running code is
+:mod:`neurocv.exporters.nir_check`'s."""
 
 from __future__ import annotations
 
@@ -10,4 +11,6 @@ class Simulator(NIRLibrarySimulator):
     library = "nirtorch"
 
 
-SIMULATORS = {"nirtorch": SimInfo("nirtorch", "nirtorch 2.6 `nir_to_torch` with neurocv's documented node map (forward Euler)", Simulator)}
+SIMULATORS = {"nirtorch": SimInfo("nirtorch",
+                               "nirtorch 2.6 `nir_to_torch` with neurocv's documented node map (forward Euler)",
+                               Simulator)}

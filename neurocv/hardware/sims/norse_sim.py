@@ -1,4 +1,5 @@
-"""norse 1.1: norse 1.1 `from_nir` on the portable NIR file (LIFBoxCell); see :mod:`neurocv.exporters.nir_check`."""
+"""norse 1.1 on the portable NIR file of a LIF STM, with its own importer; the loading and running code is
+:mod:`neurocv.exporters.nir_check`'s."""
 
 from __future__ import annotations
 
@@ -10,4 +11,6 @@ class Simulator(NIRLibrarySimulator):
     library = "norse"
 
 
-SIMULATORS = {"norse": SimInfo("norse", "norse 1.1 `from_nir` on the portable NIR file (LIFBoxCell)", Simulator)}
+SIMULATORS = {"norse": SimInfo("norse",
+                               "norse 1.1 `from_nir` on the portable NIR file (LIFBoxCell)",
+                               Simulator)}

@@ -1,4 +1,5 @@
-"""snnTorch 1.0: snnTorch 1.0 `import_from_nir` on the portable NIR file (Leaky, reset to zero); see :mod:`neurocv.exporters.nir_check`."""
+"""snnTorch 1.0 on the portable NIR file of a LIF STM, with its own importer; the loading and running code is
+:mod:`neurocv.exporters.nir_check`'s."""
 
 from __future__ import annotations
 
@@ -10,4 +11,6 @@ class Simulator(NIRLibrarySimulator):
     library = "snntorch"
 
 
-SIMULATORS = {"snntorch": SimInfo("snntorch", "snnTorch 1.0 `import_from_nir` on the portable NIR file (Leaky, reset to zero)", Simulator)}
+SIMULATORS = {"snntorch": SimInfo("snntorch",
+                               "snnTorch 1.0 `import_from_nir` on the portable NIR file (Leaky, reset to zero)",
+                               Simulator)}
