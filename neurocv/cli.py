@@ -589,7 +589,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     if rc == 130:                   # typer turns Ctrl-C into exit code 130
         err.print(f"interrupted: {_INTERRUPT_HINT[0]}", markup=False, highlight=False, soft_wrap=True)
         if argv is None:            # the console script: leave now, without waiting on (or finalising under)
-            import os               # helper threads still inside C code (decoder prefetch, pipes)
+            import os               # helper threads still inside C code (decoder prefetch, pipes). First run the
+            from multiprocessing import util   # finalisers that a normal exit runs for multiprocessing (a stopped
+            try:                    # pool's queue locks), or its resource tracker warns of "leaked semaphores"
+                util._run_finalizers(0)        # after our line
+            except Exception:       # noqa: BLE001 - best effort on the way out
+                pass
 
             for stream in (sys.stdout, sys.stderr):
                 try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import sys
 import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -208,6 +209,25 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with its stderr on the null device. Its only message here is the
+    "leaked semaphore objects" warning when Ctrl-C ends the command while the stopped pool's queue locks are still
+    registered; after our one-line interrupt message that is noise (the tracker removes them all the same)."""
+    from multiprocessing import resource_tracker
+
+    if getattr(resource_tracker._resource_tracker, "_fd", None) is not None:   # already running
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            resource_tracker.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
     """Cancel the pending jobs and end the workers now, not after the queue is drained."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
@@ -216,6 +236,7 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
         p.terminate()
     for p in procs:
         p.join(timeout=5)
+    pool.shutdown(wait=True)   # the manager thread sees the ended workers and closes the pool's queues
 
 
 def _clean_stray_tmp(folder: Path) -> None:
@@ -252,6 +273,7 @@ def cache_dataset(data: str | Path, cache_dir: str | Path | None = None, workers
         task = bar.add_task("extracting", total=len(jobs))
         # spawn, not fork: a forked child of a process running threads (numba's pool, the decode prefetch thread,
         # FFmpeg's) can inherit a held lock and hang
+        _quiet_resource_tracker()
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_ignore_sigint)
         try:
