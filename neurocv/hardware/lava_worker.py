@@ -262,12 +262,16 @@ def read_message(read) -> tuple[dict, np.ndarray | None]:
     return header, array
 
 
-def main() -> int:
+def serve(what: str, paths_key: str, load_one, run_one) -> int:
+    """The worker's message loop (shared with the netx worker): ``load`` opens one network per STM with
+    ``load_one(path, request) -> (network, {"input": [...], "output": [...]})`` from ``request[paths_key]``
+    (name -> file), ``run`` answers ``run_one(network, clip) -> (reply fields, array)``, ``close`` ends it. Errors
+    go back to the client in one line; the worker keeps serving. ``what`` names the worker in its own messages."""
     out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)                      # anything printed (Lava, numpy warnings) goes to stderr
+    os.dup2(2, 1)                      # anything printed (Lava, lava-dl's notes, numpy warnings) goes to stderr
     sys.stdout = sys.stderr
     inp = sys.stdin.buffer
-    nets: dict[str, LavaSTMNetwork] = {}
+    nets: dict = {}
     write_message(out, {"ok": True, "ready": True, "pid": os.getpid(), "python": sys.version.split()[0]})
     try:
         while True:
@@ -285,10 +289,8 @@ def main() -> int:
                         net.stop()
                     nets.clear()
                     shapes = {}
-                    for name, path in req["nir"].items():
-                        spec = load_stm_spec(path)
-                        nets[name] = LavaSTMNetwork(spec, req.get("mode", "float"), **req.get("network", {}))
-                        shapes[name] = {"input": list(spec.input_shape), "output": list(spec.output_shape)}
+                    for name, path in req[paths_key].items():
+                        nets[name], shapes[name] = load_one(path, req)
                     write_message(out, {"ok": True, "shapes": shapes})
                 elif op == "run":
                     name = req.get("name")
@@ -296,12 +298,8 @@ def main() -> int:
                         raise ValueError(f"no STM named {name!r} loaded (loaded: {sorted(nets)})")
                     if arr is None:
                         raise ValueError("run request without a clip")
-                    t0 = time.perf_counter()
-                    u, counts = nets[name].run(arr)
-                    seconds = time.perf_counter() - t0
-                    compute = nets[name].compute_s
-                    write_message(out, {"ok": True, "counts": counts, "seconds": seconds, "steps": int(arr.shape[0]),
-                                        "compute_s": None if compute != compute else compute}, u)
+                    reply, y = run_one(nets[name], arr)
+                    write_message(out, {"ok": True, **reply}, y)
                 else:
                     raise ValueError(f"unknown op {op!r}")
             except Exception as e:  # reported to the client, which raises it; the worker keeps serving
@@ -312,7 +310,26 @@ def main() -> int:
             try:
                 net.stop()
             except Exception as e:  # the process is exiting anyway
-                print(f"lava worker: stopping runtime failed: {e}", file=sys.stderr)
+                print(f"{what}: stopping runtime failed: {e}", file=sys.stderr)
+
+
+def _load(path: str, req: dict):
+    spec = load_stm_spec(path)
+    net = LavaSTMNetwork(spec, req.get("mode", "float"), **req.get("network", {}))
+    return net, {"input": list(spec.input_shape), "output": list(spec.output_shape)}
+
+
+def _run(net: "LavaSTMNetwork", clip: np.ndarray):
+    t0 = time.perf_counter()
+    u, counts = net.run(clip)
+    seconds = time.perf_counter() - t0
+    compute = net.compute_s
+    return {"counts": counts, "seconds": seconds, "steps": int(clip.shape[0]),
+            "compute_s": None if compute != compute else compute}, u
+
+
+def main() -> int:
+    return serve("lava worker", "nir", _load, _run)
 
 
 if __name__ == "__main__":

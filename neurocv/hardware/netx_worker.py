@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from .lava_worker import read_message, write_message
+from .lava_worker import serve
 from .netx_format import NetxNetwork, netx_counts, quantize_input_netx, read_netx
 
 __all__ = ["NetxSTMNetwork", "main"]
@@ -155,60 +155,25 @@ class NetxSTMNetwork:
             self.started = False
 
 
+def _load(path: str, req: dict):
+    trace = bool((req.get("network") or {}).get("trace"))
+    net = NetxSTMNetwork(path, req.get("mode", "fixed"), trace=trace)
+    info = net.net_info
+    return net, {"input": list(info.input_shape), "output": list(info.shapes()[-1])}
+
+
+def _run(net: "NetxSTMNetwork", clip: np.ndarray):
+    t0 = time.perf_counter()
+    y, spikes, mems = net.run(clip)
+    reply = {"counts": netx_counts(net.net_info, spikes), "seconds": time.perf_counter() - t0}
+    if net.trace:    # readout, then every layer's membrane, in one flat array
+        reply["parts"] = [list(y.shape)] + [list(m.shape) for m in mems]
+        y = np.concatenate([y.ravel()] + [m.ravel() for m in mems])
+    return reply, y
+
+
 def main() -> int:
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)                      # anything printed (Lava, lava-dl's notes) goes to stderr
-    sys.stdout = sys.stderr
-    inp = sys.stdin.buffer
-    nets: dict[str, NetxSTMNetwork] = {}
-    write_message(out, {"ok": True, "ready": True, "pid": os.getpid(), "python": sys.version.split()[0]})
-    try:
-        while True:
-            try:
-                req, arr = read_message(inp.read)
-            except EOFError:
-                return 0
-            op = req.get("op")
-            try:
-                if op == "close":
-                    write_message(out, {"ok": True})
-                    return 0
-                if op == "load":
-                    for net in nets.values():
-                        net.stop()
-                    nets.clear()
-                    shapes = {}
-                    trace = bool((req.get("network") or {}).get("trace"))
-                    for name, path in req["net"].items():
-                        nets[name] = NetxSTMNetwork(path, req.get("mode", "fixed"), trace=trace)
-                        info = nets[name].net_info
-                        shapes[name] = {"input": list(info.input_shape), "output": list(info.shapes()[-1])}
-                    write_message(out, {"ok": True, "shapes": shapes})
-                elif op == "run":
-                    name = req.get("name")
-                    if name not in nets:
-                        raise ValueError(f"no STM named {name!r} loaded (loaded: {sorted(nets)})")
-                    if arr is None:
-                        raise ValueError("run request without a clip")
-                    t0 = time.perf_counter()
-                    y, spikes, mems = nets[name].run(arr)
-                    reply = {"ok": True, "counts": netx_counts(nets[name].net_info, spikes),
-                             "seconds": time.perf_counter() - t0}
-                    if nets[name].trace:    # readout, then every layer's membrane, in one flat array
-                        reply["parts"] = [list(y.shape)] + [list(m.shape) for m in mems]
-                        y = np.concatenate([y.ravel()] + [m.ravel() for m in mems])
-                    write_message(out, reply, y)
-                else:
-                    raise ValueError(f"unknown op {op!r}")
-            except Exception as e:  # reported to the client, which raises it; the worker keeps serving
-                msg = f"{type(e).__name__}: {e}".splitlines()[0]
-                write_message(out, {"ok": False, "error": msg})
-    finally:
-        for net in nets.values():
-            try:
-                net.stop()
-            except Exception as e:  # the process is exiting anyway
-                print(f"netx worker: stopping runtime failed: {e}", file=sys.stderr)
+    return serve("netx worker", "net", _load, _run)
 
 
 if __name__ == "__main__":
