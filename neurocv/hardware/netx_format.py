@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ExportError
-from .stm_spec import STMSpec, conv2d_numpy, fanout_map
+from .stm_spec import ConvGeometry, STMSpec, conv2d_numpy, fanout_map
 
 __all__ = ["NETX_FORMAT", "NetxLayer", "NetxNetwork", "quantize_netx", "write_netx", "read_netx",
            "simulate_netx_numpy", "netx_counts", "check_netx_compatible", "layer_kinds", "VTH_MANT_MAX"]
@@ -74,7 +74,7 @@ def check_netx_compatible(spec: STMSpec, path=None) -> None:
 
 
 @dataclass(frozen=True)
-class NetxLayer:
+class NetxLayer(ConvGeometry):
     """One conv layer as Loihi integers (module docstring): ``weight`` int ``(C_out, C_in, k, k)`` torch layout,
     ``bias`` int ``(C_out,)`` (mantissa), ``v_th`` = vThMant, ``v_decay`` 12-bit, ``scale`` = s (state unit
     ``2^-(s+6)`` of the float membrane), ``kind`` ``"lif"`` or ``"li"``."""
@@ -90,22 +90,6 @@ class NetxLayer:
     weight_exp: int
     kind: str
     bias_saturated: int = 0
-
-    @property
-    def kernel(self) -> int:
-        return int(self.weight.shape[2])
-
-    @property
-    def out_channels(self) -> int:
-        return int(self.weight.shape[0])
-
-    @property
-    def in_channels(self) -> int:
-        return int(self.weight.shape[1])
-
-    def out_hw(self, h: int, w: int) -> tuple[int, int]:
-        k, s, p = self.kernel, self.stride, self.padding
-        return (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
 
 
 @dataclass(frozen=True)

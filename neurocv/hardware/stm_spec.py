@@ -54,8 +54,30 @@ LIF_DT_S = 1e-4
 LAYER_NEURONS = ("stm", "lif", "li")
 
 
+class ConvGeometry:
+    """The shape arithmetic of a square conv layer with ``weight`` ``(C_out, C_in, k, k)``, ``stride`` and
+    ``padding``: shared by :class:`STMLayerSpec` and the quantised ``NetxLayer``."""
+
+    @property
+    def out_channels(self) -> int:
+        return int(self.weight.shape[0])
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def kernel(self) -> int:
+        return int(self.weight.shape[2])
+
+    def out_hw(self, h: int, w: int) -> tuple[int, int]:
+        """Output (H, W) for an input of (h, w) pixels."""
+        k, s, p = self.kernel, self.stride, self.padding
+        return (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+
+
 @dataclass(frozen=True)
-class STMLayerSpec:
+class STMLayerSpec(ConvGeometry):
     """One Conv-neuron layer. ``weight`` float32 ``(C_out, C_in, k, k)`` in torch layout (cross-correlation),
     ``bias`` float32 ``(C_out,)``; ``v_th`` > 0 and ``leak`` = lambda in [0, 1) are the float32 values of the
     torch model; ``input`` is ``"analog"`` (first layer) or ``"spikes"``; ``neuron`` is ``"stm"`` (subtractive
@@ -86,23 +108,6 @@ class STMLayerSpec:
         if not self.v_th > 0 or not 0 <= self.leak < 1 or self.stride < 1 or self.padding < 0:
             raise ValueError(f"layer {self.name}: need v_th > 0, 0 <= leak < 1, stride >= 1, padding >= 0; got "
                              f"v_th={self.v_th}, leak={self.leak}, stride={self.stride}, padding={self.padding}")
-
-    @property
-    def out_channels(self) -> int:
-        return int(self.weight.shape[0])
-
-    @property
-    def in_channels(self) -> int:
-        return int(self.weight.shape[1])
-
-    @property
-    def kernel(self) -> int:
-        return int(self.weight.shape[2])
-
-    def out_hw(self, h: int, w: int) -> tuple[int, int]:
-        """Output (H, W) for an input of (h, w) pixels."""
-        k, s, p = self.kernel, self.stride, self.padding
-        return (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
 
 
 @dataclass(frozen=True)
