@@ -284,6 +284,22 @@ def _uniform(arr, what: str, path) -> float:
     return float(a.flat[0])
 
 
+def _conv_and_neuron(conv, node, name: str, dt_s: float, path) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Checks shared by both graph formats: square ``conv`` stride/padding, and a neuron ``node`` (nir LI or LIF)
+    with one ``tau`` >= ``dt_s``, one ``r`` and ``v_leak`` 0. Returns ``(stride, padding, tau, r)``, stride and
+    padding as 1-d arrays."""
+    stride, padding = np.atleast_1d(conv.stride), np.atleast_1d(conv.padding)
+    if isinstance(conv.padding, str) or len(set(stride.tolist())) != 1 or len(set(padding.tolist())) != 1:
+        _fail(path, f"layer {name}: only square stride/padding supported, got {conv.stride}, {conv.padding}")
+    tau = _uniform(node.tau, f"layer {name}: tau", path)
+    r = _uniform(node.r, f"layer {name}: r", path)
+    if _uniform(node.v_leak, f"layer {name}: v_leak", path) != 0.0:
+        _fail(path, f"layer {name}: v_leak must be 0")
+    if not tau >= dt_s:
+        _fail(path, f"layer {name}: tau {tau} s is shorter than dt {dt_s} s (forward Euler needs tau >= dt)")
+    return stride, padding, tau, r
+
+
 def _read_layout(meta: dict, path) -> tuple[float, list[str], tuple[int, ...], str, dict]:
     try:
         info = json.loads(meta["layout"])
@@ -316,15 +332,7 @@ def _load_lif(graph, meta: dict, path) -> STMSpec:
             if edge not in edges:
                 _fail(path, f"layer {name}: edge {edge} missing (expected a Conv2d -> LIF chain)")
         prev = neuron_key
-        stride, padding = np.atleast_1d(conv.stride), np.atleast_1d(conv.padding)
-        if isinstance(conv.padding, str) or len(set(stride.tolist())) != 1 or len(set(padding.tolist())) != 1:
-            _fail(path, f"layer {name}: only square stride/padding supported, got {conv.stride}, {conv.padding}")
-        tau = _uniform(node.tau, f"layer {name}: tau", path)
-        r = _uniform(node.r, f"layer {name}: r", path)
-        if _uniform(node.v_leak, f"layer {name}: v_leak", path) != 0.0:
-            _fail(path, f"layer {name}: v_leak must be 0")
-        if not tau >= dt_s:
-            _fail(path, f"layer {name}: tau {tau} s is shorter than dt {dt_s} s (forward Euler needs tau >= dt)")
+        stride, padding, tau, r = _conv_and_neuron(conv, node, name, dt_s, path)
         if isinstance(node, nir.LIF):
             if _uniform(node.v_reset, f"layer {name}: v_reset", path) != 0.0:
                 _fail(path, f"layer {name}: v_reset must be 0 (hard reset to 0)")
@@ -386,15 +394,7 @@ def load_stm_spec(nir_path: str | Path) -> STMSpec:
                      (f"{name}.threshold", f"{name}.reset"), (f"{name}.reset", f"{name}.li")]:
             if tuple(edge) not in {tuple(e) for e in graph.edges}:
                 _fail(path, f"layer {name}: edge {edge} missing (subtractive reset loop)")
-        stride, padding = np.atleast_1d(conv.stride), np.atleast_1d(conv.padding)
-        if isinstance(conv.padding, str) or len(set(stride.tolist())) != 1 or len(set(padding.tolist())) != 1:
-            _fail(path, f"layer {name}: only square stride/padding supported, got {conv.stride}, {conv.padding}")
-        tau = _uniform(li.tau, f"layer {name}: tau", path)
-        r = _uniform(li.r, f"layer {name}: r", path)
-        if _uniform(li.v_leak, f"layer {name}: v_leak", path) != 0.0:
-            _fail(path, f"layer {name}: v_leak must be 0")
-        if not tau >= dt_s:
-            _fail(path, f"layer {name}: tau {tau} s is shorter than dt {dt_s} s (forward Euler needs tau >= dt)")
+        stride, padding, tau, r = _conv_and_neuron(conv, li, name, dt_s, path)
         if abs(r * dt_s / tau - 1.0) > 1e-9:
             _fail(path, f"layer {name}: input gain r*dt/tau = {r * dt_s / tau} != 1")
         v_th = _uniform(thr.threshold, f"layer {name}: threshold", path)
