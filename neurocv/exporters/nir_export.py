@@ -88,6 +88,18 @@ def lif_tau_gain(leak: float, dt_s: float) -> tuple[float, float]:
     return float(tau), float(dt_s / tau)
 
 
+def _conv_layers(nir, spec: STMSpec):
+    """Per layer ``(layer, its neuron shape (C, H, W), conv)``, where ``conv(weight, bias)`` makes the layer's
+    ``nir.Conv2d`` node (its input size, stride and padding): the part both graph formats share."""
+    h, w = spec.input_shape[1:]
+    for layer, shape in zip(spec.layers, layer_shapes(spec)):
+        def conv(weight, bias, layer=layer, hw=(h, w)):
+            return nir.Conv2d(input_shape=hw, weight=weight, stride=layer.stride, padding=layer.padding,
+                              dilation=1, groups=1, bias=bias)
+        yield layer, shape, conv
+        h, w = shape[1:]
+
+
 def lif_spec_to_nir(spec: STMSpec):
     """The portable NIR graph of a hardware-native STM (``spec.neuron == "lif"``): standard nodes only.
 
@@ -100,14 +112,11 @@ def lif_spec_to_nir(spec: STMSpec):
     nodes = {"input": nir.Input(input_type={"input": np.array(spec.input_shape)})}
     edges = []
     prev = "input"
-    h, w = spec.input_shape[1:]
-    for layer, shape in zip(spec.layers, layer_shapes(spec)):
+    for layer, shape, conv in _conv_layers(nir, spec):
         n = layer.name
         tau, gain = lif_tau_gain(layer.leak, spec.dt_s)
-        nodes[f"{n}.conv"] = nir.Conv2d(input_shape=(h, w),
-                                        weight=(layer.weight.astype(np.float64) / gain).astype(np.float32),
-                                        stride=layer.stride, padding=layer.padding, dilation=1, groups=1,
-                                        bias=(layer.bias.astype(np.float64) / gain).astype(np.float32))
+        nodes[f"{n}.conv"] = conv((layer.weight.astype(np.float64) / gain).astype(np.float32),
+                                  (layer.bias.astype(np.float64) / gain).astype(np.float32))
         common = dict(tau=np.full(shape, tau), r=np.ones(shape), v_leak=np.zeros(shape))
         if layer.neuron == "lif":
             key = f"{n}.lif"
@@ -118,7 +127,6 @@ def lif_spec_to_nir(spec: STMSpec):
             nodes[key] = nir.LI(**common)
         edges += [(prev, f"{n}.conv"), (f"{n}.conv", key)]
         prev = key
-        h, w = shape[1:]
     nodes["output"] = nir.Output(output_type={"output": np.array(spec.output_shape)})
     edges.append((prev, "output"))
     layout = {"name": spec.name, "input_shape": list(spec.input_shape), "layers": [l.name for l in spec.layers],
@@ -141,15 +149,12 @@ def spec_to_nir(spec: STMSpec):
     nodes = {"input": nir.Input(input_type={"input": np.array(spec.input_shape)})}
     edges = []
     prev = "input"
-    h, w = spec.input_shape[1:]
-    for layer, shape in zip(spec.layers, layer_shapes(spec)):
+    for layer, shape, conv in _conv_layers(nir, spec):
         n = layer.name
         lam = np.float64(np.float32(layer.leak))
         tau = spec.dt_s / (1.0 - lam)
         v_th = np.float32(layer.v_th)
-        nodes[f"{n}.conv"] = nir.Conv2d(input_shape=(h, w), weight=layer.weight.astype(np.float32),
-                                        stride=layer.stride, padding=layer.padding, dilation=1, groups=1,
-                                        bias=layer.bias.astype(np.float32))
+        nodes[f"{n}.conv"] = conv(layer.weight.astype(np.float32), layer.bias.astype(np.float32))
         nodes[f"{n}.li"] = nir.LI(tau=np.full(shape, tau), r=np.full(shape, tau / spec.dt_s),
                                   v_leak=np.zeros(shape))
         nodes[f"{n}.threshold"] = nir.Threshold(threshold=np.full(shape, v_th, np.float32))
@@ -157,7 +162,6 @@ def spec_to_nir(spec: STMSpec):
         edges += [(prev, f"{n}.conv"), (f"{n}.conv", f"{n}.li"), (f"{n}.li", f"{n}.threshold"),
                   (f"{n}.threshold", f"{n}.reset"), (f"{n}.reset", f"{n}.li")]
         prev = f"{n}.threshold"
-        h, w = shape[1:]
     last = spec.layers[-1].name
     nodes["output"] = nir.Output(output_type={"output": np.array(spec.output_shape)})
     edges.append((f"{last}.li", "output"))
