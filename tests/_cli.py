@@ -4,6 +4,7 @@ relative paths. Shared by the CLI tests (test_cli_*.py, test_newcomer.py)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,25 @@ _SCRIPT = Path(sys.executable).with_name("neurocv")
 # the console script pip installed beside this interpreter; `python -m neurocv.cli` where there is none
 NEUROCV = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "neurocv.cli"]
 REPO = Path(__file__).resolve().parents[1]
+
+
+def user_folder(tmp_path_factory, clip_factory) -> Path:
+    """A fresh user's folder with ``v.mp4`` (a 26-frame synthetic clip) and ``tiny.pt`` (an untrained stm-tiny
+    checkpoint, seed 0, 32x32 crops, 3 segments)."""
+    import torch
+
+    from neurocv.checkpoint import save_checkpoint
+    from neurocv.models import create_model
+    from neurocv.synth import ACTIONS
+
+    d = tmp_path_factory.mktemp("user")
+    shutil.copy(clip_factory("translate_left", width=64, height=48, n_frames=26, seed=4)[0], d / "v.mp4")
+    torch.manual_seed(0)
+    model = create_model("stm-tiny", num_classes=len(ACTIONS), input_size=(32, 32), segments=3)
+    save_checkpoint(d / "tiny.pt", {"model": "stm-tiny", "config": model.config_dict(), "classes": list(ACTIONS),
+                                    "state_dict": model.state_dict(), "epoch": 1,
+                                    "train_config": {"segments": 3, "crop": 32, "accumulate": True}})
+    return d
 
 
 def user_env(**extra: str) -> dict:

@@ -4,30 +4,20 @@ a short stderr and no traceback."""
 
 from __future__ import annotations
 
-import shutil
 import warnings
 
 import pytest
 import torch
 
 from neurocv import __version__
-from neurocv.models import create_model
-from neurocv.checkpoint import save_checkpoint
-from neurocv.synth import ACTIONS
 
-from ._cli import assert_ok, assert_short_error, assert_usage_error, user_run
+from ._cli import assert_ok, assert_short_error, assert_usage_error, user_folder, user_run
 
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory, clip_factory):
     """A user's folder: a video, a tiny checkpoint, a text file, an empty folder, fake deployment files."""
-    d = tmp_path_factory.mktemp("user")
-    shutil.copy(clip_factory("translate_left", width=64, height=48, n_frames=26, seed=4)[0], d / "v.mp4")
-    torch.manual_seed(0)
-    model = create_model("stm-tiny", num_classes=len(ACTIONS), input_size=(32, 32), segments=3)
-    save_checkpoint(d / "tiny.pt", {"model": "stm-tiny", "config": model.config_dict(), "classes": list(ACTIONS),
-                                    "state_dict": model.state_dict(), "epoch": 1,
-                                    "train_config": {"segments": 3, "crop": 32, "accumulate": True}})
+    d = user_folder(tmp_path_factory, clip_factory)
     (d / "README.md").write_text("# not a dataset\n")
     (d / "folder").mkdir()
     for name in ("ann.onnx", "stm_mv.nir", "reference.safetensors"):
