@@ -120,21 +120,10 @@ CASES = [
 
 def score(path: Path, rendered, erode: int) -> tuple[float, int]:
     """Pooled fraction of interior object pixels whose accumulated motion is within 1 px of the truth."""
-    from scipy import ndimage
+    from neurocv.synth import motion_within_1px
 
-    from neurocv.codec import probe, read_clip
-    from neurocv.synth import true_accumulated_motion
-
-    clip = read_clip(path, all_pframes=True)
-    keys = probe(path).keyframes
-    good = total = 0
-    for k, t in enumerate(clip.frame_index.tolist()):
-        truth, valid = true_accumulated_motion(rendered, t, int(keys[keys <= t].max()))
-        inner = ndimage.binary_erosion(valid, iterations=erode)
-        err = np.linalg.norm(clip.mvs[k][inner] - truth[inner], axis=-1)
-        good += int((err <= 1.0).sum())
-        total += int(inner.sum())
-    return good / max(total, 1), len(clip)
+    good, total, n = motion_within_1px(path, rendered, erode)
+    return good / max(total, 1), n
 
 
 def _seek_consistent(path: Path) -> bool:

@@ -192,6 +192,27 @@ def true_accumulated_motion(clip: RenderedClip, t: int, k: int) -> tuple[np.ndar
     return disp.astype(np.float32), valid
 
 
+def motion_within_1px(path: str | Path, clip: RenderedClip, erode: int) -> tuple[int, int, int]:
+    """How well the video at ``path`` (an encoding of ``clip``) traces the true motion: ``(good, total, n)``,
+    ``total`` interior object pixels (object masks eroded ``erode`` times) over the ``n`` P-frames read, ``good``
+    of them with accumulated motion since the last keyframe within 1 px of :func:`true_accumulated_motion`.
+    For the codec tests and benchmarks/codec_matrix.py: needs scipy (the ``test`` extra)."""
+    from scipy import ndimage
+
+    from .codec import probe, read_clip
+
+    read = read_clip(path, all_pframes=True)
+    keys = probe(path).keyframes
+    good = total = 0
+    for k, t in enumerate(read.frame_index.tolist()):
+        truth, valid = true_accumulated_motion(clip, t, int(keys[keys <= t].max()))
+        inner = ndimage.binary_erosion(valid, iterations=erode)
+        err = np.linalg.norm(read.mvs[k][inner] - truth[inner], axis=-1)
+        good += int((err <= 1.0).sum())
+        total += int(inner.sum())
+    return good, total, len(read)
+
+
 def make_synthetic_dataset(out_dir: str | Path, videos_per_class: int = 24, test_fraction: float = 0.25,
                            width: int = 112, height: int = 112, n_frames: int = 36, fps: int = 25, seed: int = 0,
                            progress: bool = True, kind: str = "motion") -> Path:

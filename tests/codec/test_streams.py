@@ -16,7 +16,7 @@ from neurocv.codec.encode import encode_frames
 from neurocv.codec.h264 import sps_max_ref_frames
 from neurocv.codec.reader import MV_CODECS
 from neurocv.errors import BFramesError, UnsupportedCodecError
-from neurocv.synth import render_clip, true_accumulated_motion
+from neurocv.synth import motion_within_1px, render_clip
 
 W, H = 128, 96
 
@@ -33,16 +33,7 @@ def _x264(ref: int, profile: str = "high", bf: int = 0) -> dict:
 
 def within_1px(path, rendered, erode: int) -> float:
     """Pooled fraction of the object's interior pixels whose accumulated motion is within 1 px of the truth."""
-    from scipy import ndimage
-
-    clip = read_clip(path, all_pframes=True)
-    keys = probe(path).keyframes
-    good = total = 0
-    for k, t in enumerate(clip.frame_index.tolist()):
-        truth, valid = true_accumulated_motion(rendered, t, int(keys[keys <= t].max()))
-        inner = ndimage.binary_erosion(valid, iterations=erode)
-        good += int((np.linalg.norm(clip.mvs[k][inner] - truth[inner], axis=-1) <= 1.0).sum())
-        total += int(inner.sum())
+    good, total, _ = motion_within_1px(path, rendered, erode)
     assert total > 1000  # enough interior to measure
     return good / total
 
