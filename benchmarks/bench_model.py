@@ -81,7 +81,7 @@ def run_cuda_case(model_name: str, mode: str, batch: int, repeat: int) -> None:
     import torch
 
     from neurocv.models import create_model
-    from neurocv.training.precision import amp_dtype, autocast, grad_scaler
+    from neurocv.training.precision import amp_dtype, autocast, backward_step, grad_scaler
 
     dev = torch.device("cuda")
     torch.manual_seed(0)
@@ -106,14 +106,7 @@ def run_cuda_case(model_name: str, mode: str, batch: int, repeat: int) -> None:
             with autocast(dev, dtype):
                 logits = model(*x)
             loss = torch.nn.functional.cross_entropy(logits.float(), y)
-            opt.zero_grad(set_to_none=True)
-            if scaler is None:
-                loss.backward()
-                opt.step()
-            else:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
+            backward_step(loss, opt, scaler)
         else:
             with torch.inference_mode(), autocast(dev, dtype):
                 model(*x)

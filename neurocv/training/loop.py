@@ -192,7 +192,7 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
     torch.manual_seed(cfg.seed)
     model = _create(cfg.model, len(classes), dict(cfg.model_overrides))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, eps=cfg.eps)
-    from .precision import amp_dtype, autocast, default_workers, grad_scaler, use_channels_last
+    from .precision import amp_dtype, autocast, backward_step, default_workers, grad_scaler, use_channels_last
 
     dtype = amp_dtype(cfg.amp, dist.device)
     scaler = grad_scaler(dist.device, dtype)
@@ -263,14 +263,7 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
                     logits = _forward(net, batch)
                 labels = torch.as_tensor(batch["label"]).to(logits.device)
                 loss = F.cross_entropy(logits.float(), labels)
-                opt.zero_grad(set_to_none=True)
-                if scaler is None:
-                    loss.backward()
-                    opt.step()
-                else:
-                    scaler.scale(loss).backward()
-                    scaler.step(opt)
-                    scaler.update()
+                backward_step(loss, opt, scaler)
                 sched.step()
                 loss_sum += loss.item() * labels.numel()
                 correct += (logits.argmax(1) == labels).sum().item()

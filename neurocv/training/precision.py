@@ -52,6 +52,19 @@ def grad_scaler(device: torch.device, dtype: torch.dtype | None):
     return torch.amp.GradScaler(device.type)
 
 
+def backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> None:
+    """One optimiser step on ``loss``: clear the gradients, back-propagate and step, through ``scaler`` (from
+    :func:`grad_scaler`) when there is one."""
+    opt.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        opt.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+
+
 def use_channels_last(flag: bool | None, device: torch.device) -> bool:
     return device.type == "cuda" if flag is None else bool(flag)
 
