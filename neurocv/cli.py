@@ -21,6 +21,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 out = Console(soft_wrap=True)   # long lines (paths) stay whole when piped
 err = Console(stderr=True, soft_wrap=True)
 
+
+def wide(console: Console, width: int) -> Console:
+    """``console``, or one ``width`` columns wide where it is narrower (a pipe is 80): tables of many columns stay
+    readable in a file instead of being cut to ellipses."""
+    return console if console.width >= width else Console(width=width, force_terminal=console.is_terminal)
+
 # What Ctrl-C leaves behind and how to go on: a command sets it when it starts (see on_interrupt), `main` prints it.
 _INTERRUPT_HINT = ["every output already finished was kept (each is written whole or not at all); run the same "
                    "command again"]
@@ -454,8 +460,10 @@ def eval_cmd(checkpoint: Path, data: Path,
     """Evaluate a checkpoint with the paper's protocol (8 segments, centre crop): top-1, top-5, per class."""
     from .training import evaluate
 
-    if crops not in (1, 3, 10):
-        raise ConfigError(f"--crops must be 1, 3 or 10, got {crops}")
+    from .data.transforms import VIEW_COUNTS
+
+    if crops not in VIEW_COUNTS:
+        raise ConfigError(f"--crops must be {', '.join(map(str, VIEW_COUNTS[:-1]))} or {VIEW_COUNTS[-1]}, got {crops}")
     if out_dir is not None:
         check_out_dir(out_dir, "--out")
     if folds is not None:
@@ -475,7 +483,7 @@ def eval_cmd(checkpoint: Path, data: Path,
         for f in fold_list:
             check_checkpoint_arg(Path(str(checkpoint).replace("{fold}", str(f))))
         summary = evaluate_folds(str(checkpoint), data, fold_list, out_dir, split=split, segments=segments,
-                                 crops=crops)
+                                 crops=crops, strict=strict)
         if as_json:
             print(json.dumps(summary))
             return

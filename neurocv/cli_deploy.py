@@ -228,6 +228,8 @@ def _print_crosscheck(out, report: dict) -> None:
                           f"{layer['spikes']:.0f}", f"{layer['torch_spikes']:.0f}",
                           "yes" if layer["spikes_equal"] else "no", "-" if dv is None else f"{dv:.2g}",
                           f"{row['same_top1']}/{n}" if k == 0 else "")
-    out.print(table)
+    from .cli import wide
+
+    wide(out, 100).print(table)
     for note in notes:
         out.print(note, highlight=False, markup=False, soft_wrap=True)

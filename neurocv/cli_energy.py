@@ -108,10 +108,8 @@ def register(app, out, err) -> None:
         elif as_md:
             print(report.to_markdown(), end="")
         else:
-            from rich.console import Console
+            from .cli import wide
 
-            # the per-layer table has 10 columns: never squeeze it below a readable width when piped
-            wide = out if out.width >= 140 else Console(width=140, force_terminal=out.is_terminal)
-            report.render(wide, memory=memory)
+            report.render(wide(out, 140), memory=memory)   # the per-layer table has 10 columns
             if report.speed.get("torch_cpu_videos_per_s"):
                 out.print(f"torch (CPU, batch 1): {report.speed['torch_cpu_videos_per_s']:.3f} videos/s")

@@ -255,11 +255,8 @@ class RuntimeSession:
     def __init__(self, dep: Deployment, backend: str, check: bool = False, python: str | Path | None = None):
         from .data.transforms import ClipTransform, Normalization
 
-        from .hardware.sims import ALIASES, available
-
-        names = list(available()) + list(ALIASES)
-        if backend not in names:
-            raise DeploymentError(f"unknown backend {backend!r}; choose one of {', '.join(names)}")
+        if backend not in BACKENDS:    # the NIR libraries (norse, snnTorch, nirtorch) are crosscheck's, not backends
+            raise DeploymentError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         self.dep, self.backend, self.check, self.python = dep, backend, check, python
         norm = Normalization(**dep.manifest["input"]["normalization"])
         self.transform = ClipTransform(crop=dep.crop, train=False, norm=norm)

@@ -9,7 +9,7 @@ streams (raw ``.h264``, MPEG-TS), whose NAL units start with ``00 00 01``.
 
 from __future__ import annotations
 
-__all__ = ["sps_max_ref_frames", "sps_in_extradata", "sps_in_packet", "avcc_length_size", "packet_nals",
+__all__ = ["sps_max_ref_frames", "sps_in_extradata", "sps_nals", "avcc_length_size", "packet_nals",
            "ReferenceScan"]
 
 _HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
@@ -147,9 +147,9 @@ def packet_nals(data: bytes, length_size: int | None) -> list[bytes]:
     return [n for n in _annexb_nals(data) if n]
 
 
-def sps_in_packet(data: bytes, length_size: int | None) -> list[bytes]:
-    """SPS NAL units in one packet."""
-    return [n for n in packet_nals(data, length_size) if n[0] & 0x1F == 7]
+def sps_nals(nals: list[bytes]) -> list[bytes]:
+    """The SPS NAL units among a packet's NAL units (from :func:`packet_nals`)."""
+    return [n for n in nals if n[0] & 0x1F == 7]
 
 
 class ReferenceScan:

@@ -173,7 +173,7 @@ def probe(path: str | Path) -> VideoIndex:
         codec = ctx.name
         is_h264 = codec == "h264"
         if is_h264:
-            from .h264 import ReferenceScan, avcc_length_size, packet_nals, sps_in_extradata
+            from .h264 import ReferenceScan, avcc_length_size, packet_nals, sps_in_extradata, sps_nals
 
             extradata = ctx.extradata
             sps = sps_in_extradata(extradata)
@@ -190,7 +190,7 @@ def probe(path: str | Path) -> VideoIndex:
                 keys.append(key)
                 if is_h264:
                     nals = packet_nals(bytes(packet), length_size)
-                    sps += [n for n in nals if n[0] & 0x1F == 7]
+                    sps += sps_nals(nals)
                     refs.add(nals, key)
         except av.error.FFmpegError as exc:
             raise VideoDecodeError(f"{path}: truncated or corrupt container after {len(keys)} packets ({exc})") from None

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_open, atomic_savez
-from ..codec import read_clip
+from ..codec import probe, read_clip
 from ..codec.sampling import sample_positions
 from ..errors import ConfigError, NeuroCVError, VideoDecodeError
 from .layout import load_split
@@ -65,7 +65,8 @@ def extract_to_cache(video: Path, target: Path, accumulate: bool = True) -> Path
     """Extract every P-frame of ``video`` into ``target`` (skipped when already fresh)."""
     if _is_fresh(target, video):
         return target
-    clip = read_clip(video, all_pframes=True, accumulate=accumulate)
+    index = probe(video)
+    clip = read_clip(video, all_pframes=True, accumulate=accumulate, index=index)
     # one stored I-frame per run of P-frames traced from the same I-frame: a new GOP, or an I-frame inside a GOP
     # that the container did not flag as a keyframe (the reader restarts tracing there)
     first, iframe_of = [], np.empty(len(clip), np.int32)
@@ -75,13 +76,11 @@ def extract_to_cache(video: Path, target: Path, accumulate: bool = True) -> Path
             first.append(k)
         iframe_of[k] = len(first) - 1
     st = video.stat()
-    from ..codec import probe
-
     atomic_savez(
         target,
         iframes=clip.iframes[first], iframe_of=iframe_of.astype(np.int32), mvs=clip.mvs.astype(np.float32),
         residuals=np.rint(clip.residuals).astype(np.int16), frame_index=clip.frame_index,
-        gop_index=clip.gop_index, n_frames=np.int64(probe(video).n_frames), source_size=np.int64(st.st_size),
+        gop_index=clip.gop_index, n_frames=np.int64(index.n_frames), source_size=np.int64(st.st_size),
         source_mtime_ns=np.int64(st.st_mtime_ns), accumulated=np.bool_(accumulate),
         format_version=np.int64(FORMAT_VERSION),
     )
