@@ -70,7 +70,9 @@ def register(app, out, err) -> None:
         for r in (report.get("nir") or {}).values():
             libs = [f"{x['library']} {'same spikes' if x['spikes_equal'] else x['reason'] or 'spikes differ'}"
                     for x in r.get("libraries", [])]
-            out.print(f"  {r['portability']}" + (f" ({', '.join(libs)}; sample clip)" if libs else ""),
+            prec = next((x.get("precision") for x in r.get("libraries", [])), None)
+            out.print(f"  {r['portability']}" + (f" ({', '.join(libs)}; sample clip"
+                                                 + (f", {prec}" if prec else "") + ")" if libs else ""),
                       highlight=False)
         for fit in (manifest.get("fit") or {}).values():
             out.print(f"  STMs {fit['message']}", highlight=False)
@@ -137,14 +139,20 @@ def register(app, out, err) -> None:
     def crosscheck_cmd(deploy: Path, videos: List[Path],
                        simulators: Optional[str] = typer.Option(
                            None, "--simulators", "-s", help="Comma-separated simulators (default: every one)."),
-                       as_json: bool = typer.Option(False, "--json", help="One JSON object, a row per simulator.")):
+                       as_json: bool = typer.Option(False, "--json", help="One JSON object, a row per simulator."),
+                       float64: bool = typer.Option(False, "--float64", help="Run the torch model and every "
+                                                    "simulator that can (torch, numpy, norse, snnTorch, nirtorch) "
+                                                    "in float64 from the files' float32 parameters: rounding "
+                                                    "that depends on each library's order of operations drops "
+                                                    "from 2^-24 to 2^-53.")):
         """The same STM files in every simulator (torch, numpy, Lava, netx, norse, snnTorch, nirtorch) against the
         torch model: loaded?, spike counts, largest membrane difference, top-1 after the ANN partition."""
         from .crosscheck import crosscheck
 
         names = [s.strip() for s in simulators.split(",") if s.strip()] if simulators else None
         try:
-            report = crosscheck(deploy, videos, names, progress=lambda m: err.print(m, highlight=False))
+            report = crosscheck(deploy, videos, names, progress=lambda m: err.print(m, highlight=False),
+                                float64=float64)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="'--simulators'") from None
         if as_json:
@@ -210,7 +218,9 @@ def _print_crosscheck(out, report: dict) -> None:
 
     n = len(report["videos"])
     table = Table(title=f"crosscheck: {report['model']} ({', '.join(f'{m}: {k}' for m, k in report['neuron'].items())}"
-                        f"), {n} video(s), against the torch model", title_justify="left")
+                        f"), {n} video(s), against the torch model"
+                        + (" (float64 where the simulator can)" if report.get("precision") == "float64" else ""),
+                  title_justify="left")
     for col, just in (("simulator", "left"), ("loaded", "left"), ("layer", "left"), ("spikes", "right"),
                       ("torch", "right"), ("equal", "left"), ("max |dv|", "right"), ("top-1 = torch", "right")):
         table.add_column(col, justify=just, no_wrap=True)

@@ -11,6 +11,12 @@ outputs then go through the ANN partition (onnxruntime): top-1 per video, and ho
 
 This is the NIR paper's cross-simulator table for our model. ``crosscheck(...)`` returns one JSON-able object
 (``"simulators"``: one row per simulator).
+
+``float64=True`` (``--float64``) runs the reference and every simulator that can (torch, numpy, norse, snnTorch,
+nirtorch) in float64 from the same float32 parameters; Lava and netx keep their own arithmetic. In float32, two
+libraries that sum the same three terms in another order (norse computes ``v + dt/tau (I - v)``, the model
+``lambda v + I``) round differently, and a membrane within that rounding of the threshold can flip a spike; in
+float64 that rounding is 2**-53 instead of 2**-24, so the comparison shows whether the files mean the same neuron.
 """
 
 from __future__ import annotations
@@ -28,14 +34,16 @@ SCHEMA = "neurocv.crosscheck/1"
 
 
 def _reference_traces(stm, x: np.ndarray) -> dict:
-    """The torch model's STM stepped on one padded clip ``(T, C, H, W)``: output and per-layer spikes / membranes."""
+    """The torch model's STM stepped on one padded clip ``(T, C, H, W)`` in the STM's dtype: output and per-layer
+    spikes / membranes."""
     import torch
 
+    dtype = next(stm.parameters()).dtype
     mems, spikes, out = [[] for _ in stm.layers], [[] for _ in stm.layers], []
     state = None
     with torch.no_grad():
         for t in range(x.shape[0]):
-            y, state = stm.step(torch.from_numpy(x[t])[None], state)
+            y, state = stm.step(torch.from_numpy(x[t])[None].to(dtype), state)
             out.append(y[0].numpy())
             for k, s in enumerate(state):
                 v = s.u if hasattr(s, "u") else s.v
@@ -51,9 +59,9 @@ def _one_line(e: BaseException) -> str:
 
 
 def crosscheck(deploy: str | Path, videos: list, simulators: list[str] | None = None,
-               python: str | Path | None = None, progress=None) -> dict:
+               python: str | Path | None = None, progress=None, float64: bool = False) -> dict:
     """Run ``videos`` through every simulator (or those named) on the deployment ``deploy``; see the module
-    docstring. ``progress(message)`` is called as each simulator starts (stderr in the CLI). Raises
+    docstring (``float64``: the reference and the simulators that can, in float64). ``progress(message)`` is called as each simulator starts (stderr in the CLI). Raises
     :class:`~neurocv.errors.DeploymentError` for an unusable folder and :class:`~neurocv.errors.VideoDecodeError`
     for an unreadable video; a simulator that fails is a row with its reason, never an exception."""
     import torch
@@ -69,13 +77,18 @@ def crosscheck(deploy: str | Path, videos: list, simulators: list[str] | None = 
     unknown = [n for n in names if n not in infos]
     if unknown:
         raise ValueError(f"unknown simulator(s) {', '.join(unknown)}; choose from {', '.join(infos)}")
+    stms = {m: model.temporal[m] for m in dep.spiking}
+    if float64:      # neuron parameters stay the float32 values the files hold (models.neuron evaluates them so)
+        import copy
+
+        stms = {m: copy.deepcopy(s).double() for m, s in stms.items()}
     reader = RuntimeSession(dep, "numpy")
     clips, refs, ref_top1 = [], [], []
     for v in videos:
         clip = reader.read(v)
         padded = {m: reader._pad(clip[m]) for m in dep.spiking}
         clips.append((clip, padded))
-        refs.append({m: _reference_traces(model.temporal[m], padded[m]) for m in dep.spiking})
+        refs.append({m: _reference_traces(stms[m], padded[m]) for m in dep.spiking})
         with torch.no_grad():
             logits = model(*(torch.from_numpy(clip[k])[None] for k in ("i", "mv", "r")))[0].numpy()
         ref_top1.append(dep.classes[int(np.argmax(logits))])
@@ -85,7 +98,9 @@ def crosscheck(deploy: str | Path, videos: list, simulators: list[str] | None = 
         if progress:
             progress(f"crosscheck: {name}")
         row = {"simulator": name, "description": infos[name].description, "loaded": False, "reason": "",
-               "layers": [], "top1": [], "same_top1": 0, "n_videos": len(videos), "seconds": 0.0}
+               "layers": [], "top1": [], "same_top1": 0, "n_videos": len(videos), "seconds": 0.0,
+               "precision": "float64" if float64 and infos[name].float64 else
+               ("float32" if infos[name].float64 else "its own")}
         t0 = time.perf_counter()
         sim = None
         try:
@@ -93,6 +108,8 @@ def crosscheck(deploy: str | Path, videos: list, simulators: list[str] | None = 
             opts = {"python": python} if python and worker else {}
             if infos[name].trace:
                 opts["trace"] = True
+            if float64 and infos[name].float64:
+                opts["float64"] = True
             sim = open_simulator(name, dep.stm_files(), **opts)
             row["loaded"] = True
             per_layer = {}
@@ -100,7 +117,7 @@ def crosscheck(deploy: str | Path, videos: list, simulators: list[str] | None = 
                 maps = {}
                 for m in dep.spiking:
                     run = sim.run(m, padded[m])
-                    maps[m] = run.output
+                    maps[m] = run.output.astype(np.float32, copy=False)     # the ANN partition reads float32
                     for k, spec_layer in enumerate(specs[m].layers):
                         key = (m, k)
                         entry = per_layer.setdefault(key, {"stm": m, "layer": spec_layer.name, "spikes": 0.0,
@@ -115,7 +132,7 @@ def crosscheck(deploy: str | Path, videos: list, simulators: list[str] | None = 
                         last = k == len(specs[m].layers) - 1
                         if mem is None and last and specs[m].readout in ("membrane", "li"):
                             mem = run.output
-                        if mem is not None:
+                        if mem is not None:     # float64 membranes against the float64 reference (--float64)
                             d = float(np.abs(np.asarray(mem, np.float64) - ref[m]["membranes"][k]).max())
                             entry["max_membrane_diff"] = max(d, entry["max_membrane_diff"] or 0.0)
                 feeds = {ANN_INPUTS[m]: (clip["i"] if m == "i" else maps[m])[None] for m in dep.modalities}
@@ -140,6 +157,8 @@ def crosscheck(deploy: str | Path, videos: list, simulators: list[str] | None = 
         rows.append(row)
     return {"schema": SCHEMA, "deployment": str(deploy), "model": dep.manifest["model"]["name"],
             "neuron": {m: s.neuron for m, s in specs.items()}, "readout": {m: s.readout for m, s in specs.items()},
-            "videos": [str(v) for v in videos], "reference": "torch model (reference.safetensors)",
+            "videos": [str(v) for v in videos],
+            "reference": "torch model (reference.safetensors)" + (", STMs in float64" if float64 else ""),
+            "precision": "float64" if float64 else "float32",
             "torch_top1": ref_top1, "simulators": rows}
 

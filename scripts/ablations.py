@@ -10,7 +10,8 @@ tables) and ``OUT.png`` (a bar chart).
         [--extra-seeds 1,2 --seed-rows i-mv-r,mv-r,mv]
 
 The hardware-native STM (``neuron=lif``, not in the paper) has its own rows, ``lif`` (the last layer's spikes are the
-readout) and ``lif-li`` (a last leaky-integrator layer's membrane), beside the paper's STM over the same seeds::
+readout) and ``lif-li`` (a last leaky-integrator layer's membrane), with the default power-of-two leak, and
+``lif-free`` / ``lif-li-free`` with a free leak (``lif_leak=free``), beside the paper's STM over the same seeds::
 
     .venv/bin/python scripts/ablations.py DATA --holdout HELD --epochs 12 --rows i-mv-r,lif --seed-rows i-mv-r,lif \
         --extra-seeds 1,2 --reuse docs/ablations_4c_12ep.json --runs runs/ablations-lif --out docs/ablations_lif
@@ -40,9 +41,14 @@ ROWS = [
     ("stm-lstm", "4c", "STM replaced by ConvLSTM", {"stm": "lstm"}, True),
     ("stm-fixed", "4c", "fixed v_th and lambda", {"stm": "fixed"}, True),
     ("no-accumulate", "4c", "no accumulation (raw P-frames)", {}, False),
-    ("lif", "4c+", "hardware-native LIF (hard reset), last layer's spikes out", {"neuron": "lif"}, True),
-    ("lif-li", "4c+", "hardware-native LIF (hard reset), LI readout (membrane out)",
+    ("lif", "4c+", "hardware-native LIF (hard reset, power-of-two leak), last layer's spikes out",
+     {"neuron": "lif"}, True),
+    ("lif-li", "4c+", "hardware-native LIF (hard reset, power-of-two leak), LI readout (membrane out)",
      {"neuron": "lif", "lif_readout": "li"}, True),
+    ("lif-free", "4c+", "hardware-native LIF (hard reset, free leak), last layer's spikes out",
+     {"neuron": "lif", "lif_leak": "free"}, True),
+    ("lif-li-free", "4c+", "hardware-native LIF (hard reset, free leak), LI readout (membrane out)",
+     {"neuron": "lif", "lif_readout": "li", "lif_leak": "free"}, True),
 ]
 
 

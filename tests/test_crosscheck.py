@@ -47,6 +47,8 @@ def test_lif_model_in_every_simulator(deployments, videos):
         assert row["loaded"] and row["same_top1"] == 2 and len(row["layers"]) == 4, (name, row["reason"])
         assert all(l["spikes_equal"] and l["spikes"] > 0 for l in row["layers"]), name
         assert all(l["max_membrane_diff"] is not None and l["max_membrane_diff"] < 1e-5 for l in row["layers"])
+    for name in ("torch", "snntorch", "nirtorch"):  # power-of-two leak: same float32 arithmetic as the model
+        assert all(l["max_membrane_diff"] == 0 for l in rows[name]["layers"]), name
     for name in ("netx-float", "netx-fixed"):   # Loihi integers: counts close, not equal; top-1 kept here
         row = rows[name]
         assert row["loaded"], row["reason"]
@@ -78,3 +80,17 @@ def test_cli_table_and_bad_simulator(deployments, videos, tmp_path):
     assert "numpy" in proc.stdout and "netx-float" in proc.stdout and "mv.0" in proc.stdout
     bad = user_run(tmp_path, "crosscheck", deployments["lif"], videos[0], "-s", "loihi3")
     assert bad.returncode == 2 and "unknown simulator(s) loihi3" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_float64_crosscheck_through_the_cli(deployments, videos, tmp_path):
+    proc = user_run(tmp_path, "crosscheck", deployments["lif"], *videos, "--json", "--float64", "-s",
+                    ",".join(EXACT) + ",netx-float")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["precision"] == "float64" and "float64" in report["reference"]
+    rows = {r["simulator"]: r for r in report["simulators"]}
+    for name in EXACT:           # every library's order of operations, rounded at 2^-53: the same neuron
+        row = rows[name]
+        assert row["loaded"] and row["precision"] == "float64" and row["same_top1"] == 2, (name, row["reason"])
+        assert all(l["spikes_equal"] and l["max_membrane_diff"] <= 1e-12 for l in row["layers"]), name
+    assert rows["netx-float"]["precision"] == "its own" and rows["netx-float"]["loaded"]

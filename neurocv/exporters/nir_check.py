@@ -133,21 +133,25 @@ def load_library(library: str, graph, dt_s: float) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def run_library(library: str, nir_path: str | Path, spec: STMSpec, x: np.ndarray) -> LibraryRun:
+def run_library(library: str, nir_path: str | Path, spec: STMSpec, x: np.ndarray,
+                dtype: torch.dtype = torch.float32, loaded: tuple | None = None) -> LibraryRun:
     """Load ``nir_path`` in ``library`` and run one clip ``x (T, C, H, W)`` from rest. Never raises for a library
-    that is missing or cannot read the file: the :class:`LibraryRun` says why."""
+    that is missing or cannot read the file: the :class:`LibraryRun` says why. ``dtype=torch.float64`` moves the
+    library's module (its float32 parameters, exactly) and the clip to float64 before running; membranes come back
+    in float64 then. ``loaded``: ``(graph, module)`` from an earlier call of :func:`load_library` on this file (a
+    simulator running many clips), instead of reading and importing the file again."""
     import nir
 
-    graph = nir.read(nir_path)
+    graph = nir.read(nir_path) if loaded is None else loaded[0]
     dt_s = float(graph.metadata.get("dt_s", spec.dt_s))
     try:
-        module = load_library(library, graph, dt_s)
+        module = load_library(library, graph, dt_s) if loaded is None else loaded[1]
     except ImportError as e:
         return LibraryRun(library, False, f"not installed ({e})", installed=False)
     except Exception as e:  # an importer that cannot map a node raises its own types (KeyError, ValueError, ...)
         msg = str(e).splitlines()[0] if str(e) else ""
         return LibraryRun(library, False, f"{type(e).__name__}: {msg}"[:200])
-    module.eval()
+    module.eval().to(dtype)
     names = _neuron_module_names(spec)
     mods = dict(module.named_modules())
     missing = [n for n in names if n not in mods]
@@ -168,6 +172,9 @@ def run_library(library: str, nir_path: str | Path, spec: STMSpec, x: np.ndarray
         return fn
 
     handles = [mods[n].register_forward_hook(hook(n)) for n in names]
+    if dtype != torch.float32:      # snnTorch's neurons hand on float32 spikes (0/1: exact in any dtype)
+        handles += [m.register_forward_pre_hook(lambda mod, args: tuple(a.to(dtype) for a in args))
+                    for m in mods.values() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
     scale = [1.0] * len(names)
     if library == "snntorch":
         import snntorch.utils
@@ -176,7 +183,7 @@ def run_library(library: str, nir_path: str | Path, spec: STMSpec, x: np.ndarray
         for k, layer in enumerate(spec.layers):     # its membrane is v / (r dt / tau): back to the file's units
             node = graph.nodes[f"{layer.name}.{'li' if layer.neuron == 'li' else 'lif'}"]
             scale[k] = float(np.unique(np.asarray(node.r) * 1e-4 / np.asarray(node.tau))[0])
-    xt = torch.from_numpy(np.ascontiguousarray(x, np.float32))[:, None]    # (T, 1, C, H, W)
+    xt = torch.from_numpy(np.ascontiguousarray(x, np.float32))[:, None].to(dtype)    # (T, 1, C, H, W)
     spikes = [[] for _ in names]
     membrane = [[] for _ in names]
     outs = []
@@ -188,7 +195,7 @@ def run_library(library: str, nir_path: str | Path, spec: STMSpec, x: np.ndarray
             else:
                 out, state = module(xt[t], state)
             out = out[0] if isinstance(out, tuple) else out
-            outs.append(out[0].float().numpy())
+            outs.append(out[0].to(dtype).numpy())
             for k, n in enumerate(names):
                 o, v = record[n]
                 spikes[k].append(o[0].float().numpy())
@@ -199,7 +206,7 @@ def run_library(library: str, nir_path: str | Path, spec: STMSpec, x: np.ndarray
         for h in handles:
             h.remove()
     return LibraryRun(library, True, "", np.stack(outs), [np.stack(s) for s in spikes],
-                      [np.stack(m).astype(np.float32) for m in membrane])
+                      [np.stack(m).astype(np.float64 if dtype == torch.float64 else np.float32) for m in membrane])
 
 
 def compare_with_reference(run: LibraryRun, reference: dict, spec: STMSpec) -> dict:
@@ -226,21 +233,26 @@ def compare_with_reference(run: LibraryRun, reference: dict, spec: STMSpec) -> d
 
 
 def check_libraries(nir_path: str | Path, spec: STMSpec, x: np.ndarray, libraries=LIBRARIES,
-                    require: bool = False) -> list[dict]:
+                    require: bool = False, float64: bool = True) -> list[dict]:
     """Run ``nir_path`` in each library on ``x (T, C, H, W)`` and compare every layer's spikes with
     :func:`~neurocv.hardware.stm_spec.simulate_numpy` of ``spec`` (the model's own STM, not the file).
+
+    ``float64`` (default) runs the libraries and the reference in float64 from the same float32 parameters, so the
+    check asks whether the file means the model's neuron, not whether two float32 sums taken in another order round
+    alike (norse's ``v + dt/tau (I - v)`` against ``lambda v + I``; see ``neurocv crosscheck --float64``).
 
     ``require=True`` raises :class:`ExportError` naming the file when an installed library that should read it
     (norse and snnTorch need the ``"spikes"`` readout; nirtorch reads both) cannot load or run it, or gives
     different spikes. A library that is not installed gets a row saying so (the test suite has all three).
     """
     reference: dict = {}
-    simulate_numpy(spec, x, trace=reference)
+    simulate_numpy(spec, x, trace=reference, dtype=np.float64 if float64 else np.float32)
     rows = []
     problems = []
     for lib in libraries:
-        run = run_library(lib, nir_path, spec, x)
+        run = run_library(lib, nir_path, spec, x, dtype=torch.float64 if float64 else torch.float32)
         row = compare_with_reference(run, reference, spec)
+        row["precision"] = "float64" if float64 else "float32"
         rows.append(row)
         expected = run.installed and (lib == "nirtorch" or spec.readout == "spikes")
         if require and expected and not row["spikes_equal"]:

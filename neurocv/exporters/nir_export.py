@@ -216,8 +216,18 @@ def portability_note(spec: STMSpec, file_name: str) -> str:
     if spec.readout == "li":
         return (f"{file_name}: Conv2d -> LIF with an LI readout, dt {spec.dt_s:g} s: nirtorch reads it; norse and "
                 f"snnTorch have no LI node (train with lif_readout=spikes for them)")
-    return (f"{file_name}: standard Conv2d -> LIF graph, dt {spec.dt_s:g} s (docs/nir.md): norse, snnTorch and "
+    note = (f"{file_name}: standard Conv2d -> LIF graph, dt {spec.dt_s:g} s (docs/nir.md): norse, snnTorch and "
             f"nirtorch read it unmodified")
+    if not all(_pow2_gain(layer.leak) for layer in spec.layers):
+        note += ("; a free leak (lif_leak=free): the folded weights round in float32, so a membrane at the threshold "
+                 "can differ by a spike (the default lif_leak=pow2 folds exactly)")
+    return note
+
+
+def _pow2_gain(leak: float) -> bool:
+    """Whether ``1 - leak`` (float32) is a power of two: NIR's gain ``dt/tau`` then folds into weights exactly."""
+    gain = 1.0 - float(np.float32(leak))
+    return gain > 0 and math.frexp(gain)[0] == 0.5
 
 
 def write_stm_nir(stm, path: str | Path, input_shape: Sequence[int], dt_s: float = 1e-3,

@@ -219,33 +219,36 @@ def check_input(spec: STMSpec, x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32, copy=False)
 
 
-def simulate_numpy(spec: STMSpec, x: np.ndarray, trace: dict | None = None) -> tuple[np.ndarray, dict]:
+def simulate_numpy(spec: STMSpec, x: np.ndarray, trace: dict | None = None, dtype=np.float32
+                   ) -> tuple[np.ndarray, dict]:
     """Run one clip from rest in float32: ``x (T, C, H, W)`` -> ``(y (T, C_L, H_L, W_L) float32, counts)``.
+    ``dtype=np.float64`` computes (and returns) in float64 from the same float32 parameters instead.
 
     ``y`` is the STM's output (:attr:`STMSpec.readout`). The updates are the functions of :mod:`neurocv.dynamics`
     on float32 arrays, in the order torch evaluates them. If ``trace`` is a dict it receives ``"membrane"`` and
     ``"spikes"``: one float32 array ``(T, C_l, H_l, W_l)`` per layer (``u`` for STM layers, ``v`` after the reset
     for LIF layers, ``v`` for an LI layer; an LI layer's spikes are all zero).
     """
-    x = check_input(spec, x)
+    dtype = np.dtype(dtype)
+    x = check_input(spec, x).astype(dtype, copy=False)
     steps = x.shape[0]
     counts = empty_counts(spec)
     shapes = layer_shapes(spec)
     in_hw = [spec.input_shape[1:]] + [s[1:] for s in shapes[:-1]]
     fan = [fanout_map(layer, *hw) for layer, hw in zip(spec.layers, in_hw)]
-    state = [(np.zeros(s, np.float32), np.zeros(s, np.float32)) for s in shapes]
-    out = np.empty((steps, *shapes[-1]), np.float32)
+    state = [(np.zeros(s, dtype), np.zeros(s, dtype)) for s in shapes]
+    out = np.empty((steps, *shapes[-1]), dtype)
     if trace is not None:
-        trace["membrane"] = [np.empty((steps, *s), np.float32) for s in shapes]
-        trace["spikes"] = [np.empty((steps, *s), np.float32) for s in shapes]
+        trace["membrane"] = [np.empty((steps, *s), dtype) for s in shapes]
+        trace["spikes"] = [np.empty((steps, *s), dtype) for s in shapes]
     for t in range(steps):
         h = x[t]
         for k, layer in enumerate(spec.layers):
             if layer.input == "spikes":
                 counts["layers"][k]["acs"] += float(layer.out_channels * (h.sum(0) * fan[k]).sum())
-            cur = conv2d_numpy(h, layer.weight, layer.bias, layer.stride, layer.padding)
+            cur = conv2d_numpy(h, layer.weight.astype(dtype, copy=False), layer.bias, layer.stride, layer.padding)
             v_prev, o_prev = state[k]
-            leak, v_th = np.float32(layer.leak), np.float32(layer.v_th)
+            leak, v_th = dtype.type(np.float32(layer.leak)), dtype.type(np.float32(layer.v_th))
             if layer.neuron == "stm":
                 v, o = stm_update(cur, v_prev, o_prev, leak, v_th, heaviside_numpy)
                 y = v

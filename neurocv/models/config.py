@@ -18,7 +18,10 @@ Ablation switches (paper Tables 3-4):
   subtractive reset, analog membrane out; default) or ``"lif"`` (hardware-native: hard reset to 0, the neuron of
   Loihi's CUBA, Lava's ``LIF`` and NIR's ``LIF``; exports to NIR files norse / snnTorch / nirtorch read).
   ``lif_readout`` - what a LIF STM hands to the network: ``"spikes"`` (the last layer's spikes; default) or
-  ``"li"`` (its last layer is a leaky integrator without threshold whose membrane is read). Ignored for ``"stm"``.
+  ``"li"`` (its last layer is a leaky integrator without threshold whose membrane is read). ``lif_leak`` - the
+  LIF / LI leak: ``"pow2"`` (default: ``lambda = 1 - 2**-j``, so the exported files reproduce the model exactly,
+  see :func:`~neurocv.models.neuron.pow2_leak`) or ``"free"`` (any ``lambda`` in (0, 1); what LIF checkpoints
+  written before the option existed hold). Both ignored for ``"stm"``.
 * ``accumulate`` - recorded only: the data pipeline decides whether P-frames are accumulated.
 * ``mixer`` / ``skips`` / ``rrdb`` - Multi-Modal Mixer on/off, STM skip connections into Conv fusion, RRDB.
   With ``mixer=False`` the transformer tokens are pooled directly and ``skips``/``rrdb`` have no effect.
@@ -39,7 +42,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["ModelConfig", "MODALITIES", "ORDERS", "ENCODERS", "STMS", "POOLS", "NEURONS", "LIF_READOUTS"]
+__all__ = ["ModelConfig", "MODALITIES", "ORDERS", "ENCODERS", "STMS", "POOLS", "NEURONS", "LIF_READOUTS", "LIF_LEAKS"]
 
 MODALITIES = ("i", "mv", "r")
 ORDERS = ("T-LS-GS", "LS-GS-T", "LS-T-GS")
@@ -48,6 +51,7 @@ STMS = ("stm", "none", "common", "lstm", "fixed")
 POOLS = ("gap", "cls")
 NEURONS = ("stm", "lif")
 LIF_READOUTS = ("spikes", "li")
+LIF_LEAKS = ("pow2", "free")
 _TUPLE_FIELDS = ("input_size", "stm_channels", "stm_strides", "modalities")
 
 
@@ -85,6 +89,7 @@ class ModelConfig:
     stm: str = "stm"
     neuron: str = "stm"
     lif_readout: str = "spikes"
+    lif_leak: str = "pow2"
     accumulate: bool = True
     mixer: bool = True
     skips: bool = True
@@ -134,7 +139,8 @@ class ModelConfig:
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
         for name, allowed in (("order", ORDERS), ("encoder", ENCODERS), ("stm", STMS), ("pool", POOLS),
-                              ("neuron", NEURONS), ("lif_readout", LIF_READOUTS)):
+                              ("neuron", NEURONS), ("lif_readout", LIF_READOUTS),
+                              ("lif_leak", LIF_LEAKS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.neuron == "lif" and self.stm in ("none", "lstm"):
@@ -219,4 +225,6 @@ class ModelConfig:
             return d
         if not isinstance(d, dict):
             raise ConfigError(f"a model config must be a dict, got {type(d).__name__}")
+        if d.get("neuron") == "lif" and "lif_leak" not in d:     # written before lif_leak existed: a free leak
+            d = {**d, "lif_leak": "free"}
         return cls().replace(**d)

@@ -62,7 +62,7 @@ class CompressedVideoTransformer(nn.Module):
         else:  # the modulator works on D-channel token maps, at token resolution
             t_channels, t_strides = (*cfg.stm_channels[:-1], d), (1,) * n_layers
         kw = dict(v_th=cfg.v_th, leak=cfg.leak, width=cfg.surrogate_width, neuron=cfg.neuron,
-                  readout=cfg.lif_readout)
+                  readout=cfg.lif_readout, leak_grid=cfg.lif_leak)
         self.temporal = nn.ModuleDict()
         if pm and cfg.stm == "common":
             self.temporal["p"] = build_temporal_modulator(cfg.stm, 3 if self.early else d, t_channels, t_strides,

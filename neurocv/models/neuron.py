@@ -21,7 +21,14 @@ one scalar per layer, learned (``nn.Parameter``) or fixed (buffers, the "fixed v
 
 The hardware-native alternative (``ModelConfig.neuron = "lif"``) is :class:`LIFNeuron`: the same parameters, a hard
 reset to 0 and binary spikes as output (Loihi / Lava / NIR ``LIF``); :class:`LINeuron` is its threshold-free
-leaky-integrator readout. The arithmetic of all three steps lives in :mod:`neurocv.dynamics`, shared with the numpy
+leaky-integrator readout. Both take ``leak_grid="pow2"`` (the default of ``ModelConfig.lif_leak``): the forward
+pass uses ``lambda = 1 - 2**-j``, ``j = round(-log2(1 - sigmoid(raw_leak)))`` clipped to ``1..12``
+(:func:`pow2_leak`, straight-through gradient), so the input gain ``1 - lambda`` is a power of two. Dividing
+weights by it (NIR's ``r dt/tau`` folding) and multiplying back is then exact in floating point, and
+``4096 (1 - lambda)`` is an integer (Loihi's 12-bit decay holds it exactly).
+
+Neuron parameters are evaluated in float32 and then cast to the parameters' dtype, so a model moved to float64
+(``neurocv crosscheck --float64``) runs with exactly the ``v_th`` and ``lambda`` its float32 export wrote. The arithmetic of all three steps lives in :mod:`neurocv.dynamics`, shared with the numpy
 reference and the simulator adapters; the functions here only add the surrogate gradient and the state tuples.
 """
 
@@ -37,7 +44,7 @@ from torch import nn
 from ..dynamics import li_update, lif_update, stm_update
 
 __all__ = ["STMState", "STMParams", "ArctanHeaviside", "heaviside", "arctan_surrogate_grad", "stm_step",
-           "STMNeuron", "set_surrogate", "LIFState", "lif_step", "LIFNeuron", "LIState", "li_step", "LINeuron"]
+           "STMNeuron", "set_surrogate", "pow2_leak", "LEAK_GRIDS", "POW2_LEAK_J", "LIFState", "lif_step", "LIFNeuron", "LIState", "li_step", "LINeuron"]
 
 DEFAULT_WIDTH = 100.0
 
@@ -136,6 +143,41 @@ def li_step(x: torch.Tensor, state: LIState | None, leak: torch.Tensor) -> tuple
     return v, LIState(v)
 
 
+#: the range of ``j`` in a power-of-two leak ``lambda = 1 - 2**-j`` (Loihi's decay has 12 bits: ``dv = 2**(12 - j)``)
+POW2_LEAK_J = (1, 12)
+
+
+class _Pow2Leak(torch.autograd.Function):
+    """Forward: ``1 - 2**-round(-log2(1 - leak))`` (``j`` clipped to :data:`POW2_LEAK_J`); backward: identity."""
+
+    @staticmethod
+    def forward(leak: torch.Tensor) -> torch.Tensor:
+        j = torch.round(-torch.log2(1 - leak)).clamp(*POW2_LEAK_J)
+        return 1 - torch.exp2(-j)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return grad_out
+
+
+def pow2_leak(leak: torch.Tensor) -> torch.Tensor:
+    """``lambda`` rounded to the nearest ``1 - 2**-j`` in log scale (``j`` in ``1..12``): the gain ``1 - lambda`` is
+    then a power of two; the gradient passes straight through to ``leak``."""
+    return _Pow2Leak.apply(leak)
+
+
+def _f32(fn, raw: torch.Tensor) -> torch.Tensor:
+    """``fn(raw)`` evaluated in float32, returned in ``raw``'s dtype (see the module docstring)."""
+    return fn(raw.float()).to(raw.dtype) if raw.dtype != torch.float32 else fn(raw)
+
+
+LEAK_GRIDS = ("pow2", "free")
+
+
 def _inv_softplus(y: float) -> float:
     return y + math.log(-math.expm1(-y))
 
@@ -170,7 +212,7 @@ class STMNeuron(nn.Module):
 
     def params(self) -> STMParams:
         """``STMParams(v_th=softplus(raw_v_th), leak=sigmoid(raw_leak))``."""
-        return STMParams(F.softplus(self.raw_v_th), torch.sigmoid(self.raw_leak))
+        return STMParams(_f32(F.softplus, self.raw_v_th), _f32(torch.sigmoid, self.raw_leak))
 
     def forward(self, x: torch.Tensor, state: STMState | None = None) -> tuple[torch.Tensor, STMState]:
         return stm_step(x, state, self.params(), self.surrogate, self.width)
@@ -187,6 +229,18 @@ class LIFNeuron(STMNeuron):
 
     kind = "lif"
 
+    def __init__(self, v_th: float = 1.0, leak: float = 0.5, learnable: bool = True, width: float = DEFAULT_WIDTH,
+                 surrogate: bool = True, leak_grid: str = "pow2"):
+        super().__init__(v_th, leak, learnable, width, surrogate)
+        if leak_grid not in LEAK_GRIDS:
+            raise ValueError(f"leak_grid must be one of {LEAK_GRIDS}, got {leak_grid!r}")
+        self.leak_grid = leak_grid
+
+    def params(self) -> STMParams:
+        """As :meth:`STMNeuron.params`, with ``leak`` on the power-of-two grid when ``leak_grid == "pow2"``."""
+        p = super().params()
+        return p._replace(leak=_f32(pow2_leak, p.leak)) if self.leak_grid == "pow2" else p
+
     def forward(self, x: torch.Tensor, state: LIFState | None = None) -> tuple[torch.Tensor, LIFState]:
         return lif_step(x, state, self.params(), self.surrogate, self.width)
 
@@ -197,8 +251,11 @@ class LINeuron(nn.Module):
 
     kind = "li"
 
-    def __init__(self, leak: float = 0.5, learnable: bool = True):
+    def __init__(self, leak: float = 0.5, learnable: bool = True, leak_grid: str = "pow2"):
         super().__init__()
+        if leak_grid not in LEAK_GRIDS:
+            raise ValueError(f"leak_grid must be one of {LEAK_GRIDS}, got {leak_grid!r}")
+        self.leak_grid = leak_grid
         if not 0 < leak < 1:
             raise ValueError(f"leak must be in (0, 1), got {leak}")
         raw_l = torch.tensor(math.log(leak / (1 - leak)), dtype=torch.float32)
@@ -209,13 +266,14 @@ class LINeuron(nn.Module):
         self.learnable = learnable
 
     def leak(self) -> torch.Tensor:
-        return torch.sigmoid(self.raw_leak)
+        leak = _f32(torch.sigmoid, self.raw_leak)
+        return _f32(pow2_leak, leak) if self.leak_grid == "pow2" else leak
 
     def forward(self, x: torch.Tensor, state: LIState | None = None) -> tuple[torch.Tensor, LIState]:
         return li_step(x, state, self.leak())
 
     def extra_repr(self) -> str:
-        return f"leak={self.leak().item():.4g}, learnable={self.learnable}"
+        return f"leak={self.leak().item():.4g}, learnable={self.learnable}, leak_grid={self.leak_grid}"
 
 
 def set_surrogate(module: nn.Module, enabled: bool) -> nn.Module:

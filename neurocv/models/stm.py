@@ -45,18 +45,20 @@ class ConvLIF(nn.Module):
     """``conv2d`` followed by a neuron, one time step: ``(B, C, H, W) -> (B, C', H/s, W/s)``.
 
     ``neuron``: ``"stm"`` (:class:`STMNeuron`, returns the membrane ``u``), ``"lif"`` (:class:`LIFNeuron`, returns
-    spikes ``o``) or ``"li"`` (:class:`LINeuron`, returns the membrane ``v``; ``v_th`` unused)."""
+    spikes ``o``) or ``"li"`` (:class:`LINeuron`, returns the membrane ``v``; ``v_th`` unused). ``leak_grid``
+    (``"pow2"`` or ``"free"``) is the LIF / LI neurons' leak grid (:func:`~neurocv.models.neuron.pow2_leak`)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, stride: int = 1, *, v_th: float = 1.0,
-                 leak: float = 0.5, learnable: bool = True, width: float = DEFAULT_WIDTH, neuron: str = "stm"):
+                 leak: float = 0.5, learnable: bool = True, width: float = DEFAULT_WIDTH, neuron: str = "stm",
+                 leak_grid: str = "pow2"):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, kernel, stride, padding=kernel // 2)
         if neuron == "stm":
             self.neuron = STMNeuron(v_th, leak, learnable, width)
         elif neuron == "lif":
-            self.neuron = LIFNeuron(v_th, leak, learnable, width)
+            self.neuron = LIFNeuron(v_th, leak, learnable, width, leak_grid=leak_grid)
         elif neuron == "li":
-            self.neuron = LINeuron(leak, learnable)
+            self.neuron = LINeuron(leak, learnable, leak_grid=leak_grid)
         else:
             raise ValueError(f"neuron must be 'stm', 'lif' or 'li', got {neuron!r}")
         self.kind = neuron
@@ -76,7 +78,7 @@ class SpikingTemporalModulator(nn.Module):
 
     def __init__(self, in_channels: int, channels: Sequence[int], strides: Sequence[int], kernel: int = 3, *,
                  v_th: float = 1.0, leak: float = 0.5, learnable: bool = True, width: float = DEFAULT_WIDTH,
-                 neuron: str = "stm", readout: str = "spikes"):
+                 neuron: str = "stm", readout: str = "spikes", leak_grid: str = "pow2"):
         super().__init__()
         if len(channels) != len(strides) or not channels:
             raise ValueError(f"channels {tuple(channels)} and strides {tuple(strides)} must be non-empty, same length")
@@ -94,7 +96,8 @@ class SpikingTemporalModulator(nn.Module):
         if self.readout == "li":
             kinds[-1] = "li"
         self.layers = nn.ModuleList(
-            ConvLIF(i, o, kernel, s, v_th=v_th, leak=leak, learnable=learnable, width=width, neuron=kind)
+            ConvLIF(i, o, kernel, s, v_th=v_th, leak=leak, learnable=learnable, width=width, neuron=kind,
+                    leak_grid=leak_grid)
             for i, o, s, kind in zip(ins, channels, strides, kinds))
 
     def step(self, x: torch.Tensor, state: tuple[STMState, ...] | None = None
@@ -195,14 +198,15 @@ class ConvLSTM(nn.Module):
 
 def build_temporal_modulator(kind: str, in_channels: int, channels: Sequence[int], strides: Sequence[int],
                              kernel: int = 3, *, v_th: float = 1.0, leak: float = 0.5,
-                             width: float = DEFAULT_WIDTH, neuron: str = "stm", readout: str = "spikes"
-                             ) -> nn.Module:
+                             width: float = DEFAULT_WIDTH, neuron: str = "stm", readout: str = "spikes",
+                             leak_grid: str = "pow2") -> nn.Module:
     """The modulator for a config's ``stm`` switch: ``stm``/``common`` -> STM, ``fixed`` -> STM with frozen
     ``v_th``/``lambda``, ``none`` -> :class:`FrameConv`, ``lstm`` -> :class:`ConvLSTM`. ``neuron`` / ``readout``
-    pick the spiking neuron of the STM kinds (ignored by ``none`` and ``lstm``)."""
+    pick the spiking neuron of the STM kinds (ignored by ``none`` and ``lstm``), ``leak_grid`` the LIF leak grid."""
     if kind in ("stm", "common", "fixed"):
         return SpikingTemporalModulator(in_channels, channels, strides, kernel, v_th=v_th, leak=leak,
-                                        learnable=kind != "fixed", width=width, neuron=neuron, readout=readout)
+                                        learnable=kind != "fixed", width=width, neuron=neuron, readout=readout,
+                                        leak_grid=leak_grid)
     if kind == "none":
         return FrameConv(in_channels, channels, strides, kernel)
     if kind == "lstm":

@@ -3,6 +3,8 @@ unmodified file runs in norse, snnTorch and nirtorch with the model's spikes; th
 
 from __future__ import annotations
 
+import copy
+
 import h5py
 import nir
 import numpy as np
@@ -156,3 +158,50 @@ def test_missing_library_is_reported_not_fatal(exported, monkeypatch):
                                                      clip, require=True)}
     assert not rows["snntorch"]["loaded"] and rows["snntorch"]["reason"].startswith("not installed")
     assert rows["norse"]["spikes_equal"] and rows["nirtorch"]["spikes_equal"]
+
+
+def _torch_traces(stm, clip: np.ndarray, dtype=torch.float32):
+    """Per-layer membranes and spikes of ``stm`` stepped on ``clip (T, C, H, W)`` in ``dtype``."""
+    mems, spikes, state = [[] for _ in stm.layers], [[] for _ in stm.layers], None
+    with torch.no_grad():
+        for t in range(clip.shape[0]):
+            _, state = stm.step(torch.from_numpy(clip[t])[None].to(dtype), state)
+            for k, s in enumerate(state):
+                mems[k].append(s.v[0].numpy())
+                spikes[k].append(s.o[0].numpy())
+    return [np.stack(m) for m in mems], [np.stack(s) for s in spikes]
+
+
+def test_pow2_leak_makes_the_folding_exact(tmp_path):
+    """With lambda = 1 - 2^-j the file's gain dt/tau is a power of two: the folded weights times the gain give the
+    model's weights bit for bit, snnTorch and nirtorch give the model's float32 membranes exactly, and in float64
+    all three libraries agree with the model to 2^-53 rounding."""
+    torch.manual_seed(3)
+    stm = SpikingTemporalModulator(2, (8, 6), (2, 1), v_th=0.1, leak=0.75, neuron="lif")
+    with torch.no_grad():
+        stm.layers[1].neuron.raw_leak.fill_(2.2)           # sigmoid 0.90 -> lambda 0.875 (j = 3)
+    set_surrogate(stm, False)
+    assert [l.neuron.params().leak.item() for l in stm.layers] == [0.75, 0.875]
+    path = tmp_path / "stm_mv.nir"
+    write_stm_nir(stm, path, (2, 16, 16), names=NAMES)
+    graph = nir.read(path)
+    for name, layer in zip(NAMES, stm.layers):
+        gain = LIF_DT_S / graph.nodes[f"{name}.lif"].tau.flat[0]
+        assert gain in (0.25, 0.125)
+        assert np.array_equal((graph.nodes[f"{name}.conv"].weight * gain).astype(np.float32),
+                              layer.conv.weight.detach().numpy())
+    clip = torch.randn(8, 2, 16, 16, generator=torch.Generator().manual_seed(4)).numpy()
+    spec = load_stm_spec(path)
+    mem32, spk32 = _torch_traces(stm, clip)
+    mem64, spk64 = _torch_traces(copy.deepcopy(stm).double(), clip, torch.float64)
+    for library in LIBRARIES:
+        run = run_library(library, path, spec, clip)
+        run64 = run_library(library, path, spec, clip, dtype=torch.float64)
+        assert run.loaded and run64.loaded, (run.reason, run64.reason)
+        for k in range(2):
+            assert spk32[k].sum() > 0 and np.array_equal(run.spikes[k], spk32[k]), (library, k)
+            assert np.array_equal(run64.spikes[k], spk64[k]), (library, k)
+            assert run64.membrane[k].dtype == np.float64
+            assert np.abs(run64.membrane[k] - mem64[k]).max() <= 1e-12, (library, k)
+            if library != "norse":      # norse sums v + dt/tau (I - v): another order, float32 rounding apart
+                assert np.array_equal(run.membrane[k], mem32[k]), (library, k)

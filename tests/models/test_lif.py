@@ -3,6 +3,8 @@ neurocv.dynamics in torch and numpy, the LIF STM's readouts, gradients and confi
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -139,3 +141,41 @@ def test_energy_counter_reads_lif_and_li_layers():
         recs = {x.name: x for x in measure_stm(model, lambda: model.spiking_forward(mv, r))}
     assert recs["temporal.mv.layers.0"].spikes > 0 and recs["temporal.mv.layers.1"].spikes == 0   # LI never fires
     assert recs["temporal.mv.layers.1"].acs > 0                                                   # fed by spikes
+
+
+def test_pow2_leak_is_on_the_grid_with_a_straight_through_gradient():
+    from neurocv.models.neuron import POW2_LEAK_J
+
+    for sig, j in ((0.5, 1), (0.6, 1), (0.74, 2), (0.9, 3), (0.97, 5), (0.999, 10), (0.1, 1), (1 - 1e-6, 12)):
+        n = LIFNeuron(v_th=0.1, leak=sig)
+        leak = n.params().leak
+        assert leak.item() == 1 - 2.0 ** -j, (sig, leak.item())            # exactly 1 - 2^-j, j in 1..12
+        assert POW2_LEAK_J[0] <= j <= POW2_LEAK_J[1]
+        leak.backward()
+        s = torch.sigmoid(n.raw_leak.detach())
+        assert torch.allclose(n.raw_leak.grad, s * (1 - s))                 # straight through to sigmoid(raw)
+        free = LIFNeuron(v_th=0.1, leak=sig, leak_grid="free")
+        assert abs(free.params().leak.item() - sig) < 1e-6
+        assert LINeuron(leak=sig).leak().item() == 1 - 2.0 ** -j
+    with pytest.raises(ValueError, match="leak_grid"):
+        LIFNeuron(leak_grid="pow3")
+
+
+def test_float64_model_keeps_the_float32_neuron_parameters():
+    stm = SpikingTemporalModulator(2, (4, 4), (1, 1), v_th=0.37, leak=0.83, neuron="lif", readout="li")
+    p32 = [l.neuron.params() if hasattr(l.neuron, "params") else l.neuron.leak() for l in stm.layers]
+    stm64 = copy.deepcopy(stm).double()
+    p64 = [l.neuron.params() if hasattr(l.neuron, "params") else l.neuron.leak() for l in stm64.layers]
+    assert p64[0].v_th.dtype == torch.float64 and p64[0].v_th.item() == p32[0].v_th.item()
+    assert p64[0].leak.item() == p32[0].leak.item() and p64[1].item() == p32[1].item()
+
+
+def test_lif_leak_config_default_and_old_checkpoints():
+    cfg = create_model("stm-tiny", neuron="lif").config
+    assert cfg.lif_leak == "pow2" and type(cfg).from_dict(cfg.to_dict()) == cfg
+    old = {k: v for k, v in cfg.to_dict().items() if k != "lif_leak"}      # a LIF checkpoint from before the option
+    assert type(cfg).from_dict(old).lif_leak == "free"
+    model = create_model("stm-tiny", neuron="lif", lif_leak="free")
+    assert model.temporal["mv"].layers[0].neuron.leak_grid == "free"
+    with pytest.raises(ConfigError, match="lif_leak must be one of"):
+        create_model("stm-tiny", neuron="lif", lif_leak="pow10")

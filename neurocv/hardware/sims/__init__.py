@@ -89,13 +89,15 @@ class Simulator:
 class SimInfo:
     """A registered simulator: ``open(files: dict[str, STMFiles]) -> Simulator``; ``description`` one line;
     ``source`` the file kind it reads (``"nir"`` or ``"net"``); ``trace``: ``open`` takes ``trace=True`` to return
-    per-layer membranes it does not return by default."""
+    per-layer membranes it does not return by default; ``float64``: ``open`` takes ``float64=True`` to compute in
+    float64 from the files' float32 parameters (membranes then come back in float64)."""
 
     name: str
     description: str
     open: Callable[[dict], Simulator]
     source: str = "nir"
     trace: bool = False      # open(..., trace=True) also returns every layer's membrane (costs time)
+    float64: bool = False    # open(..., float64=True) computes in float64 (from the same float32 parameters)
 
 
 def available() -> dict[str, SimInfo]:

@@ -13,19 +13,22 @@ from . import SimRun, Simulator, SimulatorUnavailable, counts_from_spikes
 class NIRLibrarySimulator(Simulator):
     library = "?"
 
-    def __init__(self, files: dict):
+    def __init__(self, files: dict, float64: bool = False):
         import nir
+        import torch
 
         from ...exporters.nir_check import load_library
         from ..stm_spec import load_stm_spec
 
         self.name = self.library
-        self.specs, self.paths = {}, {}
+        self.dtype = torch.float64 if float64 else torch.float32
+        self.specs, self.paths, self.loaded = {}, {}, {}
         for m, f in files.items():
             spec = load_stm_spec(f.nir)
             try:
                 graph = nir.read(f.nir)
-                load_library(self.library, graph, float(graph.metadata.get("dt_s", spec.dt_s)))
+                self.loaded[m] = (graph, load_library(self.library, graph, float(graph.metadata.get("dt_s",
+                                                                                                    spec.dt_s))))
             except ImportError as e:
                 raise SimulatorUnavailable(f"{self.library} is not installed ({e})") from None
             except Exception as e:  # noqa: BLE001  (an importer's own error types: the reason, in one line)
@@ -42,11 +45,12 @@ class NIRLibrarySimulator(Simulator):
         from ...exporters.nir_check import run_library
 
         t0 = time.perf_counter()
-        run = run_library(self.library, self.paths[stm], self.specs[stm], x)
+        run = run_library(self.library, self.paths[stm], self.specs[stm], x, dtype=self.dtype,
+                          loaded=self.loaded[stm])      # imported once; every clip starts from rest
         if not run.loaded:
             raise SimulatorUnavailable(f"{self.library}: {run.reason}")
         spec = self.specs[stm]
         # an LI layer hands on its membrane as its "output": it never spikes
         spikes = [np.zeros_like(s) if layer.neuron == "li" else s for s, layer in zip(run.spikes, spec.layers)]
-        return SimRun(run.output.astype("float32"), counts_from_spikes(spec, spikes), run.membrane, spikes,
+        return SimRun(run.output.astype(run.membrane[0].dtype), counts_from_spikes(spec, spikes), run.membrane, spikes,
                       time.perf_counter() - t0)

@@ -13,4 +13,4 @@ class Simulator(NIRLibrarySimulator):
 
 SIMULATORS = {"norse": SimInfo("norse",
                                "norse 1.1 `from_nir` on the portable NIR file (LIFBoxCell)",
-                               Simulator)}
+                               Simulator, float64=True)}

@@ -13,10 +13,10 @@ from . import SimInfo, SimRun, Simulator
 class TorchSimulator(Simulator):
     name = "torch"
 
-    def __init__(self, files: dict):
+    def __init__(self, files: dict, float64: bool = False):
         from ..stm_spec import load_stm_spec
 
-        self._setup({m: load_stm_spec(f.nir) for m, f in files.items()})
+        self._setup({m: load_stm_spec(f.nir) for m, f in files.items()}, float64)
 
     @classmethod
     def from_specs(cls, specs: dict) -> "TorchSimulator":
@@ -25,19 +25,20 @@ class TorchSimulator(Simulator):
         self._setup(specs)
         return self
 
-    def _setup(self, specs: dict) -> None:
+    def _setup(self, specs: dict, float64: bool = False) -> None:
         import torch
 
         from ..stm_spec import fanout_map, layer_shapes
 
         self.specs = dict(specs)
+        self.dtype = dt = torch.float64 if float64 else torch.float32
         self._layers = {}
         for name, spec in self.specs.items():
             in_hw = [spec.input_shape[1:]] + [s[1:] for s in layer_shapes(spec)[:-1]]
             self._layers[name] = [
-                (torch.from_numpy(np.ascontiguousarray(l.weight, np.float32)),
-                 torch.from_numpy(np.ascontiguousarray(l.bias, np.float32)), l.stride, l.padding,
-                 torch.tensor(l.v_th, dtype=torch.float32), torch.tensor(l.leak, dtype=torch.float32),
+                (torch.from_numpy(np.ascontiguousarray(l.weight, np.float32)).to(dt),
+                 torch.from_numpy(np.ascontiguousarray(l.bias, np.float32)).to(dt), l.stride, l.padding,
+                 torch.tensor(np.float32(l.v_th)).to(dt), torch.tensor(np.float32(l.leak)).to(dt),
                  torch.from_numpy(fanout_map(l, *hw).astype(np.float32)), l.neuron)
                 for l, hw in zip(spec.layers, in_hw)]
 
@@ -52,7 +53,7 @@ class TorchSimulator(Simulator):
             raise ValueError(f"no STM named {stm!r} (have {sorted(self.specs)})")
         t0 = time.perf_counter()
         spec = self.specs[stm]
-        x = torch.from_numpy(np.ascontiguousarray(check_input(spec, x)))
+        x = torch.from_numpy(np.ascontiguousarray(check_input(spec, x))).to(self.dtype)
         counts = empty_counts(spec)
         layers = self._layers[stm]
         acs = [0.0] * len(layers)
@@ -90,4 +91,4 @@ class TorchSimulator(Simulator):
 
 
 SIMULATORS = {"torch": SimInfo("torch", "the model's torch step functions on the STMs read from NIR (float32)",
-                               TorchSimulator)}
+                               TorchSimulator, float64=True)}
