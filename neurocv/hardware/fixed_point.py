@@ -19,9 +19,16 @@ Per layer l, with integer state in units of ``2^-q_l`` (``q_l`` chosen from the 
 * **Update**: ``u = sat24(decay(u) + shift(a, sh) + b - vth * o_prev)``, ``o = u > vth``. Saturation (clip to
   [-2^23, 2^23 - 1]) keeps the sign where Lava's LIF wraps around; the reference counts saturated updates.
 
-The analog output is the last layer's ``u * 2^-q_L``. The error against float is bounded by the weight rounding
-(<= 2^(e_l - 1) per weight), the threshold rounding and truncation in decay and shifts; spikes near threshold can
-flip, after which the traces differ by about one threshold. Tests state the measured error.
+Hardware-native layers (``neuron="lif"``, :func:`neurocv.dynamics.lif_update`) use the same integers with a hard
+reset instead of the subtractive one: ``v' = sat24(decay(v) + shift(a, sh) + b)``, ``o = v' > vth``, ``v = 0`` where
+it fired. A leaky-integrator readout (``neuron="li"``) is ``v = sat24(decay(v) + shift(a, sh) + b)`` with no
+threshold (``vth = 0``, never compared); having no threshold to scale from, its ``q`` is the largest that keeps the
+bound ``max_c (sum |W_c| + |b_c|) / (1 - lambda)`` of its membrane (0/1 input) inside the 24-bit state.
+
+The output is the last layer's ``u * 2^-q_L`` (paper's STM, LI readout), or its spikes (LIF readout). The error
+against float is bounded by the weight rounding (<= 2^(e_l - 1) per weight), the threshold rounding and truncation
+in decay and shifts; spikes near threshold can flip, after which the traces differ by about one threshold. Tests
+state the measured error.
 """
 
 from __future__ import annotations
@@ -55,10 +62,18 @@ class FixedLayer:
     q: int
     input_frac_bits: int
     input_limit: int
+    neuron: str = "stm"
 
 
 def _q_bits(v_th: float) -> int:
     return 17 - math.floor(math.log2(v_th))
+
+
+def _q_bits_li(layer) -> int:
+    """``q`` of an LI layer (no threshold): the largest with its membrane bound (0/1 input) below 2^23 units."""
+    w = np.abs(layer.weight.astype(np.float64)).reshape(layer.out_channels, -1).sum(1)
+    bound = float((w + np.abs(layer.bias.astype(np.float64))).max()) / (1.0 - layer.leak)
+    return math.floor(math.log2(STATE_MAX / bound)) if bound > 0 else 0
 
 
 def quantize_spec(spec: STMSpec, input_frac_bits: int = 8) -> list[FixedLayer]:
@@ -69,16 +84,17 @@ def quantize_spec(spec: STMSpec, input_frac_bits: int = 8) -> list[FixedLayer]:
         wmax = float(np.abs(w).max())
         e = math.ceil(math.log2(wmax / 127.0)) if wmax > 0 else 0
         w_m = np.clip(np.round(w / 2.0 ** e), -128, 127).astype(np.int32)
-        q = _q_bits(layer.v_th)
+        li = layer.neuron == "li"
+        q = _q_bits_li(layer) if li else _q_bits(layer.v_th)
         p = input_frac_bits if layer.input == "analog" else 0
-        vth_m = min(int(round(layer.v_th * 2.0 ** q / 64)), (1 << 17) - 1)
+        vth_m = 0 if li else min(int(round(layer.v_th * 2.0 ** q / 64)), (1 << 17) - 1)
         b = layer.bias.astype(np.float64) * 2.0 ** q
         b_exp = max(0, min(7, math.ceil(math.log2(max(float(np.abs(b).max()), 1.0) / 4095))))
         b_m = np.clip(np.round(b / 2 ** b_exp), -4096, 4095).astype(np.int64)
         row_sum = int(np.abs(w_m).reshape(w_m.shape[0], -1).sum(1).max()) or 1
         out.append(FixedLayer(weight=w_m, weight_exp=e - p + q - 6, bias=b_m << b_exp, shift=e - p + q,
                               decay=int(round(layer.leak * DECAY_ONE)), vth=vth_m << 6, q=q, input_frac_bits=p,
-                              input_limit=STATE_MAX // row_sum))
+                              input_limit=STATE_MAX // row_sum, neuron=layer.neuron))
     return out
 
 
@@ -104,15 +120,23 @@ def decay_toward_zero(u: np.ndarray, d: int) -> np.ndarray:
 
 def neuron_step_fixed(u: np.ndarray, o: np.ndarray, a: np.ndarray, layer: FixedLayer,
                       bias: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """One fixed-point update; ``bias`` broadcast to ``u``'s shape. Returns ``(u, o, n_saturated)``."""
-    raw = decay_toward_zero(u, layer.decay) + shift_toward_zero(a, layer.shift) + bias - layer.vth * o
+    """One fixed-point update of ``layer.neuron``'s kind; ``bias`` broadcast to ``u``'s shape. Returns ``(u, o,
+    n_saturated)`` (``u`` after the reset for a LIF layer; ``o`` all 0 for an LI layer)."""
+    raw = decay_toward_zero(u, layer.decay) + shift_toward_zero(a, layer.shift) + bias
+    if layer.neuron == "stm":
+        raw = raw - layer.vth * o
     u = np.clip(raw, STATE_MIN, STATE_MAX)
-    return u, (u > layer.vth).astype(np.int64), int(np.count_nonzero(u != raw))
+    n_sat = int(np.count_nonzero(u != raw))
+    if layer.neuron == "li":
+        return u, np.zeros_like(u), n_sat
+    o = (u > layer.vth).astype(np.int64)
+    return (u * (1 - o) if layer.neuron == "lif" else u), o, n_sat
 
 
 def simulate_fixed_numpy(spec: STMSpec, x: np.ndarray, input_frac_bits: int = 8) -> tuple[np.ndarray, dict]:
-    """The fixed-point STM on one clip: ``x (T, C, H, W)`` -> ``(u (T, C_L, H_L, W_L) float32 = u_int * 2^-q_L,
-    counts)``; ``counts["saturated"]`` is the number of saturated neuron updates."""
+    """The fixed-point STM on one clip: ``x (T, C, H, W)`` -> ``(y (T, C_L, H_L, W_L) float32, counts)``; ``y`` is
+    the readout (:attr:`~neurocv.hardware.stm_spec.STMSpec.readout`): ``u_int * 2^-q_L`` of the last layer, or
+    its spikes (0/1) for a LIF readout; ``counts["saturated"]`` is the number of saturated neuron updates."""
     x = check_input(spec, x)
     fixed = quantize_spec(spec, input_frac_bits)
     shapes = layer_shapes(spec)
@@ -122,6 +146,7 @@ def simulate_fixed_numpy(spec: STMSpec, x: np.ndarray, input_frac_bits: int = 8)
     state = [(np.zeros(s, np.int64), np.zeros(s, np.int64)) for s in shapes]
     out = np.empty((x.shape[0], *shapes[-1]), np.float32)
     saturated = 0
+    spikes_out = spec.readout == "spikes"
     for t in range(x.shape[0]):
         h = quantize_input(x[t], fixed[0])
         for k, (layer, fl) in enumerate(zip(spec.layers, fixed)):
@@ -133,7 +158,7 @@ def simulate_fixed_numpy(spec: STMSpec, x: np.ndarray, input_frac_bits: int = 8)
             state[k] = (u, o)
             counts["layers"][k]["spikes"] += float(o.sum())
             h = o
-        out[t] = state[-1][0] * 2.0 ** -fixed[-1].q
+        out[t] = state[-1][1] if spikes_out else state[-1][0] * 2.0 ** -fixed[-1].q
     for entry, macs in zip(counts["layers"], analog_macs(spec, x.shape[0])):
         entry["macs"] = macs
         entry["neuron_updates"] = float(entry["neurons"] * x.shape[0])

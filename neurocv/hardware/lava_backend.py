@@ -2,8 +2,9 @@
 
 ``LavaSTMRunner(nir_paths, mode)`` starts ONE long-lived ``python -m neurocv.hardware.lava_worker`` process with the
 ``.venv-lava`` interpreter (``$NEUROCV_LAVA_PYTHON``, else ``<repo>/.venv-lava/bin/python``), which loads every
-NIR file once and builds its Lava network once; ``run(name, x)`` sends one clip and returns the last layer's analog
-membrane, aligned with torch step for step, and the operation counts. No torch is needed here.
+NIR file once and builds its Lava network once; ``run(name, x)`` sends one clip and returns the STM's output (the
+last layer's analog membrane, or its 0/1 spikes for a LIF readout), aligned with torch step for step, and the
+operation counts. No torch is needed here.
 
 Failure modes, each a one-line :class:`~neurocv.errors.NeuroCVError`:
 
@@ -187,7 +188,8 @@ class LavaSTMRunner:
         self.shapes = reply["shapes"]
 
     def run(self, name: str, x: np.ndarray) -> tuple[np.ndarray, dict]:
-        """One clip from rest: ``x (T, C, H, W)`` float32 -> ``(u (T, C', H', W') float32, counts)``."""
+        """One clip from rest: ``x (T, C, H, W)`` float32 -> ``(y (T, C', H', W') float32, counts)``, ``y`` the
+        STM's output (membrane, or spikes for a LIF readout)."""
         reply, u = self._request({"op": "run", "name": name}, np.ascontiguousarray(x, dtype=np.float32))
         self.last_seconds = float(reply.get("seconds", float("nan")))
         compute = reply.get("compute_s")

@@ -14,8 +14,11 @@ is a true convolution). Each layer counts its clip's steps and resets itself at 
 need no host call (``n_steps`` is set only when T changes). ``layout="split"`` is the network of Lava's own
 processes, ``Injector -> (lava.proc.conv.Conv -> STMNeuron) x L -> Extractor`` with the Conv run by our model
 (``conv="neurocv"``) or Lava's (``conv="lava"``): each Conv delays by one step, so a clip runs ``T + L`` steps and
-layer l is active on local steps ``l+1 .. l+T`` (held at rest otherwise). The membrane is streamed through the
-Extractor's port, never read with ``Var.get`` (slow); only the small ``stats`` Vars are read per clip.
+layer l is active on local steps ``l+1 .. l+T`` (held at rest otherwise). Every layer runs its spec's neuron
+(the paper's STM, or a hardware-native LIF with an optional last LI layer: the processes' ``neuron`` Var). The
+STM's output (:attr:`~neurocv.hardware.stm_spec.STMSpec.readout`: the last layer's membrane, or its 0/1 spikes for
+a LIF readout) is streamed through the Extractor's port, never read with ``Var.get`` (slow); only the small
+``stats`` Vars are read per clip.
 
 Protocol on stdin/stdout (stdout is reserved for it: fd 1 is pointed at stderr so that Lava's prints cannot
 corrupt it): each message is ``u32 json_len, json, u64 npy_len, npy bytes (may be empty)``. Requests
@@ -59,7 +62,8 @@ def _lava_w(weight: np.ndarray) -> np.ndarray:
 
 
 class LavaSTMNetwork:
-    """One STM as Lava processes; ``run(x (T, C, H, W)) -> (u (T, C_L, H_L, W_L) float32, counts)``."""
+    """One STM as Lava processes; ``run(x (T, C, H, W)) -> (y (T, C_L, H_L, W_L) float32, counts)``, ``y`` the
+    STM's output (membrane, or spikes for a LIF readout)."""
 
     def __init__(self, spec: STMSpec, mode: str = "float", input_frac_bits: int = 8, buffer: int = 32,
                  layout: str = "fused", conv: str = "neurocv"):
@@ -72,10 +76,6 @@ class LavaSTMNetwork:
         if layout not in LAYOUTS or conv not in CONV_MODELS:
             raise ValueError(f"layout must be one of {LAYOUTS} and conv one of {CONV_MODELS}, got {layout!r}, "
                              f"{conv!r}")
-        other = sorted({getattr(layer, "neuron", "stm") for layer in spec.layers} - {"stm"})
-        if other:
-            raise ValueError(f"STM {spec.name}: the Lava processes run the paper's STM neuron only, this file has "
-                             f"{'/'.join(other)} layers; run it with the netx backends")
         self.spec, self.mode, self.buffer, self.layout = spec, mode, buffer, layout
         self.fixed = quantize_spec(spec, input_frac_bits) if mode == "fixed" else None
         models = {}
@@ -97,6 +97,8 @@ class LavaSTMNetwork:
         self.started = False
 
     def _layer_params(self, k: int, nxt, ho: int, wo: int) -> dict:
+        from .lava.process import NEURON_CODES
+
         fl = self.fixed[k] if self.fixed else None
         layer = self.spec.layers[k]
         fan = fanout_map(nxt, ho, wo).T.astype(float) if nxt else None
@@ -106,7 +108,8 @@ class LavaSTMNetwork:
             params = dict(bias=layer.bias.astype(np.float32)[None, None, :], leak=np.float32(layer.leak),
                           v_th=np.float32(layer.v_th))
         weight = _lava_w(fl.weight if fl else layer.weight.astype(np.float64))
-        return dict(params, fanout=fan, fan_mult=nxt.out_channels if nxt else 0), weight
+        return dict(params, fanout=fan, fan_mult=nxt.out_channels if nxt else 0,
+                    neuron=NEURON_CODES.index(layer.neuron)), weight
 
     def _build_fused(self, buffer: int) -> None:
         """``host -> STMLayer_0 -> ... -> STMLayer_L -> host``: the first layer's input and the last one's membrane
@@ -205,7 +208,8 @@ class LavaSTMNetwork:
         self.head.wait()
         self.steps_done += total
         u = np.stack(outs[self.delay:self.delay + steps]).transpose(0, 3, 2, 1)
-        u = (u * 2.0 ** -self.fixed[-1].q) if self.fixed else u
+        if self.fixed and self.spec.readout != "spikes":     # a LIF readout streams its 0/1 spikes
+            u = u * 2.0 ** -self.fixed[-1].q
         counts = empty_counts(self.spec)
         stats = [proc.stats.get() for proc in self.layers]
         for k, entry in enumerate(counts["layers"]):

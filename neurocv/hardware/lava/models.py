@@ -1,6 +1,7 @@
 """ProcessModels of :class:`STMLayerProcess` (conv + neurons) and :class:`STMNeuronProcess` (neurons alone):
 ``floating_pt`` (float32, the torch arithmetic) and ``fixed_pt`` (Loihi-style integers, bit-exact with
-:func:`neurocv.hardware.fixed_point.simulate_fixed_numpy`)."""
+:func:`neurocv.hardware.fixed_point.simulate_fixed_numpy`). Each runs the neuron its process's ``neuron`` Var
+names (0 the paper's STM, 1 LIF with a hard reset, 2 LI: :data:`~neurocv.hardware.lava.process.NEURON_CODES`)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from neurocv.hardware.lava.conv import ConvPlan, signed_wrap  # absolute: Lava loads these files by path
+from neurocv.dynamics import heaviside_numpy, li_update, lif_update  # absolute: Lava loads these files by path
+from neurocv.hardware.lava.conv import ConvPlan, signed_wrap
 from neurocv.hardware.lava.process import STMLayerProcess, STMNeuronProcess
 
 STATE_MIN, STATE_MAX = -(1 << 23), (1 << 23) - 1
+STM, LIF, LI = 0, 1, 2   # the neuron Var (process.NEURON_CODES)
 DECAY_ONE = 4096
 MAX_FLOAT_SHIFT = 29     # 2^23 * 2^29 = 2^52: the fixed-point layer's synaptic input stays exact in float64
 
@@ -29,6 +32,7 @@ class _Common(PyLoihiProcessModel):
     fanout: np.ndarray = LavaPyType(np.ndarray, float)
     fan_mult: np.ndarray = LavaPyType(np.ndarray, float)
     stats: np.ndarray = LavaPyType(np.ndarray, float)
+    neuron: np.ndarray = LavaPyType(np.ndarray, np.int64)
 
     def update(self, a: np.ndarray) -> None:
         raise NotImplementedError
@@ -49,14 +53,15 @@ class _Common(PyLoihiProcessModel):
             self.u[:] = 0
             self.o[:] = 0
         self.s_out.send(self.o)
-        self.u_out.send(self.u)
+        self.u_out.send(self.o if self.neuron[0] == LIF else self.u)    # the layer's output
 
 
 @implements(proc=STMNeuronProcess, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
 class PySTMNeuronFloat(_Common):
-    """float32: ``u = (float32(a) + b) + lambda * u - v_th * o``; ``o = u > v_th``."""
+    """float32: ``u = (float32(a) + b) + lambda * u - v_th * o``; ``o = u > v_th`` (STM), or
+    :func:`~neurocv.dynamics.lif_update` / :func:`~neurocv.dynamics.li_update` on ``I = float32(a) + b``."""
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
@@ -70,6 +75,13 @@ class PySTMNeuronFloat(_Common):
 
     def update(self, a: np.ndarray) -> None:
         cur = a.astype(np.float32) + self.bias
+        kind = self.neuron[0]
+        if kind == LIF:
+            self.o[:], self.u[:] = lif_update(cur, self.u, self.leak[0], self.v_th[0], heaviside_numpy)
+            return
+        if kind == LI:
+            self.u[:] = li_update(cur, self.u, self.leak[0])
+            return
         u = cur + self.leak[0] * self.u - self.v_th[0] * self.o
         self.u[:] = u
         self.o[:] = u > self.v_th[0]
@@ -79,7 +91,9 @@ class PySTMNeuronFloat(_Common):
 @requires(CPU)
 @tag("fixed_pt")
 class PySTMNeuronFixed(_Common):
-    """24-bit state: ``u = sat24(decay12(u) + shift(a, sh) + b - vth * o)``; ``o = u > vth`` (all integers)."""
+    """24-bit state: ``u = sat24(decay12(u) + shift(a, sh) + b - vth * o)``; ``o = u > vth`` (all integers). LIF:
+    no ``- vth * o``, ``u = 0`` where it fired; LI: no spikes (:func:`~neurocv.hardware.fixed_point.neuron_step_fixed`).
+    """
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
@@ -97,11 +111,17 @@ class PySTMNeuronFixed(_Common):
         syn = a << sh if sh >= 0 else np.sign(a) * (np.abs(a) >> -sh)
         u = self.u
         decayed = np.sign(u) * ((np.abs(u) * int(self.leak[0])) >> 12)
-        raw = decayed + syn + self.bias - int(self.v_th[0]) * self.o
+        kind = self.neuron[0]
+        raw = decayed + syn + self.bias
+        if kind == STM:
+            raw = raw - int(self.v_th[0]) * self.o
         clipped = np.clip(raw, STATE_MIN, STATE_MAX)
         self.stats[2] += float(np.count_nonzero(clipped != raw))
-        self.u[:] = clipped
+        if kind == LI:
+            self.u[:] = clipped
+            return
         self.o[:] = clipped > int(self.v_th[0])
+        self.u[:] = clipped * (1 - self.o) if kind == LIF else clipped
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -121,6 +141,7 @@ class _LayerCommon(PyLoihiProcessModel):
     fanout: np.ndarray = LavaPyType(np.ndarray, float)
     fan_mult: np.ndarray = LavaPyType(np.ndarray, float)
     stats: np.ndarray = LavaPyType(np.ndarray, float)
+    neuron: np.ndarray = LavaPyType(np.ndarray, np.int64)
     _plan = None
     _buf = None
 
@@ -164,27 +185,36 @@ class _LayerCommon(PyLoihiProcessModel):
             self._tally[3] += time.perf_counter() - t0
         self.s_out.send(self.o)
         if self.stream_u[0]:
-            self.u_out.send(self.u)
+            self.u_out.send(self.o if self.neuron[0] == LIF else self.u)    # the layer's output
 
 
 def float_step(u: np.ndarray, o: np.ndarray, a: np.ndarray, bias: np.ndarray, leak: np.float32, v_th: np.float32,
-               cur: np.ndarray) -> None:
+               cur: np.ndarray, neuron: int = STM) -> None:
     """In place, float32, bit for bit ``u = (float32(a) + b) + leak * u - v_th * o; o = u > v_th`` (``cur``: a
-    float32 buffer of ``u``'s shape; IEEE addition commutes, so adding ``cur`` to ``leak * u`` is the same sum)."""
+    float32 buffer of ``u``'s shape; IEEE addition commutes, so adding ``cur`` to ``leak * u`` is the same sum).
+
+    ``neuron=LIF``: :func:`~neurocv.dynamics.lif_update` bit for bit, ``u = leak * u + I; o = u > v_th; u = 0``
+    where it fired (``u * (1 - o)`` is exactly that); ``neuron=LI``: ``u = leak * u + I``, ``o`` untouched (0)."""
     np.copyto(cur, a, casting="unsafe")
     cur += bias
     u *= leak
     u += cur
+    if neuron != STM:
+        if neuron == LIF:
+            np.greater(u, v_th, out=o)
+            np.copyto(u, 0, where=o)
+        return
     np.multiply(o, v_th, out=cur)          # v_th or 0 (numpy's masked subtract is ~10x slower)
     u -= cur
     np.greater(u, v_th, out=o)
 
 
 def fixed_step(u: np.ndarray, o: np.ndarray, a: np.ndarray, bias: np.ndarray, decay: int, v_th: int, shift: int,
-               buf: np.ndarray) -> int:
+               buf: np.ndarray, neuron: int = STM) -> int:
     """In place, the integers of :func:`neurocv.hardware.fixed_point.neuron_step_fixed` on the conv's (exact,
     already wrapped) sums ``a``: ``u = sat24(decay(u) + shift(a) + b - v_th * o); o = u > v_th``. Returns the
-    number of saturated updates.
+    number of saturated updates. ``neuron=LIF``: no ``- v_th * o``, and ``u = 0`` where it fired (hard reset);
+    ``neuron=LI``: no spikes (``o`` untouched).
 
     ``u``, ``bias``, ``buf`` are float64 arrays holding integers: every intermediate is an integer below 2^53
     (``|u| < 2^23``, ``decay < 2^13``, ``|a| <= 2^23`` and ``shift <= MAX_FLOAT_SHIFT``), so float64 arithmetic is
@@ -199,13 +229,17 @@ def fixed_step(u: np.ndarray, o: np.ndarray, a: np.ndarray, bias: np.ndarray, de
     np.trunc(u, out=u)
     u += buf
     u += bias
-    np.multiply(o, v_th, out=buf)
-    u -= buf
+    if neuron == STM:
+        np.multiply(o, v_th, out=buf)
+        u -= buf
     n_sat = 0
     if u.max() > STATE_MAX or u.min() < STATE_MIN:
         n_sat = int(np.count_nonzero(u > STATE_MAX)) + int(np.count_nonzero(u < STATE_MIN))
         np.clip(u, STATE_MIN, STATE_MAX, out=u)
-    np.greater(u, v_th, out=o)
+    if neuron != LI:
+        np.greater(u, v_th, out=o)
+    if neuron == LIF:
+        np.copyto(u, 0.0, where=o)
     return n_sat
 
 
@@ -225,7 +259,7 @@ class PySTMLayerFloat(_LayerCommon):
     def update(self, a: np.ndarray) -> None:
         if self._buf is None:
             self._buf = np.empty(self.u.shape, np.float32)
-        float_step(self.u, self.o, a, self.bias, self.leak[0], self.v_th[0], self._buf)
+        float_step(self.u, self.o, a, self.bias, self.leak[0], self.v_th[0], self._buf, int(self.neuron[0]))
 
 
 @implements(proc=STMLayerProcess, protocol=LoihiProtocol)
@@ -254,6 +288,6 @@ class PySTMLayerFixed(_LayerCommon):
         if not safe and (a.min() < STATE_MIN or a.max() > STATE_MAX):
             a = signed_wrap(a.astype(np.int32), 24).astype(np.float64)
         self._tally[2] += fixed_step(self._uf, self.o, a, self._bias, int(self.leak[0]), int(self.v_th[0]),
-                                     int(self.shift[0]), self._buf)
+                                     int(self.shift[0]), self._buf, int(self.neuron[0]))
         if self.stream_u[0]:
             self.u[:] = self._uf
