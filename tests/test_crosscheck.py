@@ -56,8 +56,16 @@ def test_lif_model_in_every_simulator(deployments, videos):
             assert abs(l["spikes"] - l["torch_spikes"]) <= 0.03 * l["torch_spikes"]
             assert 0 < l["max_membrane_diff"] < 1            # every layer's v streamed out of Lava (trace)
         assert row["same_top1"] == 2
-    for name in ("lava-float", "lava-fixed"):   # present as rows, whatever they can do with a LIF file
-        assert name in rows and (rows[name]["loaded"] or rows[name]["reason"])
+    for name in ("lava-float", "lava-fixed"):   # our Lava processes run LIF layers: the readout is spikes
+        row = rows[name]
+        assert row["loaded"] and len(row["layers"]) == 4, row["reason"]
+        for l in row["layers"]:
+            assert l["spikes"] > 0 and l["max_membrane_diff"] is None      # spikes out, no membrane streamed
+            if name == "lava-float":     # float32, the model's neuron: the model's spikes on every layer and video
+                assert l["spikes_equal"]
+            else:                        # Loihi integers: close
+                assert abs(l["spikes"] - l["torch_spikes"]) <= 0.03 * l["torch_spikes"]
+    assert rows["lava-float"]["same_top1"] == 2
 
 
 def test_cli_json_is_one_object_with_a_row_per_simulator(deployments, videos, tmp_path):
