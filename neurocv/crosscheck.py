@@ -28,12 +28,12 @@ import numpy as np
 
 from .errors import NeuroCVError
 
-__all__ = ["crosscheck", "SCHEMA"]
+__all__ = ["crosscheck", "reference_traces", "SCHEMA"]
 
 SCHEMA = "neurocv.crosscheck/1"
 
 
-def _reference_traces(stm, x: np.ndarray) -> dict:
+def reference_traces(stm, x: np.ndarray) -> dict:
     """The torch model's STM stepped on one padded clip ``(T, C, H, W)`` in the STM's dtype: output and per-layer
     spikes / membranes."""
     import torch
@@ -88,7 +88,7 @@ def crosscheck(deploy: str | Path, videos: list, simulators: list[str] | None = 
         clip = reader.read(v)
         padded = {m: reader._pad(clip[m]) for m in dep.spiking}
         clips.append((clip, padded))
-        refs.append({m: _reference_traces(stms[m], padded[m]) for m in dep.spiking})
+        refs.append({m: reference_traces(stms[m], padded[m]) for m in dep.spiking})
         with torch.no_grad():
             logits = model(*(torch.from_numpy(clip[k])[None] for k in ("i", "mv", "r")))[0].numpy()
         ref_top1.append(dep.classes[int(np.argmax(logits))])

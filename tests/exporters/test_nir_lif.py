@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from neurocv.crosscheck import reference_traces
 from neurocv.errors import ExportError
 from neurocv.exporters.nir_check import LIBRARIES, check_libraries, run_library
 from neurocv.exporters.nir_export import portability_note, stm_to_spec, write_stm_nir
@@ -160,18 +161,6 @@ def test_missing_library_is_reported_not_fatal(exported, monkeypatch):
     assert rows["norse"]["spikes_equal"] and rows["nirtorch"]["spikes_equal"]
 
 
-def _torch_traces(stm, clip: np.ndarray, dtype=torch.float32):
-    """Per-layer membranes and spikes of ``stm`` stepped on ``clip (T, C, H, W)`` in ``dtype``."""
-    mems, spikes, state = [[] for _ in stm.layers], [[] for _ in stm.layers], None
-    with torch.no_grad():
-        for t in range(clip.shape[0]):
-            _, state = stm.step(torch.from_numpy(clip[t])[None].to(dtype), state)
-            for k, s in enumerate(state):
-                mems[k].append(s.v[0].numpy())
-                spikes[k].append(s.o[0].numpy())
-    return [np.stack(m) for m in mems], [np.stack(s) for s in spikes]
-
-
 def test_pow2_leak_makes_the_folding_exact(tmp_path):
     """With lambda = 1 - 2^-j the file's gain dt/tau is a power of two: the folded weights times the gain give the
     model's weights bit for bit, snnTorch and nirtorch give the model's float32 membranes exactly, and in float64
@@ -192,8 +181,8 @@ def test_pow2_leak_makes_the_folding_exact(tmp_path):
                               layer.conv.weight.detach().numpy())
     clip = torch.randn(8, 2, 16, 16, generator=torch.Generator().manual_seed(4)).numpy()
     spec = load_stm_spec(path)
-    mem32, spk32 = _torch_traces(stm, clip)
-    mem64, spk64 = _torch_traces(copy.deepcopy(stm).double(), clip, torch.float64)
+    ref32, ref64 = reference_traces(stm, clip), reference_traces(copy.deepcopy(stm).double(), clip)
+    (mem32, spk32), (mem64, spk64) = ((r["membranes"], r["spikes"]) for r in (ref32, ref64))
     for library in LIBRARIES:
         run = run_library(library, path, spec, clip)
         run64 = run_library(library, path, spec, clip, dtype=torch.float64)
