@@ -70,9 +70,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed-rows", default="i-mv-r,mv-r,mv", help="rows that --extra-seeds repeats")
     ap.add_argument("--reuse", type=Path, default=None, help="an earlier report (OUT.json) of this script: its rows "
                     "for the same epochs, batch size and seed are taken instead of training them again")
+    ap.add_argument("--merge", type=Path, nargs="+", default=None, metavar="REPORT",
+                    help="train nothing: write OUT from earlier reports of this script (same data, epochs, seed), "
+                    "e.g. two runs with different --rows started side by side, one per core")
     args = ap.parse_args(argv)
 
     from neurocv._io import atomic_open
+
+    if args.merge:
+        report = merge_reports(args.merge)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(args.out.with_suffix(".json"), "w") as fh:
+            json.dump(report, fh, indent=1)
+        with atomic_open(args.out.with_suffix(".md"), "w") as fh:
+            fh.write(markdown(report))
+        plot(report, args.out.with_suffix(".png"))
+        print(markdown(report))
+        return 0
     from neurocv.data import load_split
 
     rows = ROWS if args.rows == "all" else [r for r in ROWS if r[0] in args.rows.split(",")]
@@ -113,6 +127,20 @@ def reusable_rows(args) -> dict:
         sys.exit(f"error: {args.reuse}: trained {old.get('epochs')} epochs with seed {old.get('seed')}, this run "
                  f"asks for {args.epochs} epochs with seed {args.seed}; nothing to reuse")
     return {**{r["id"]: r for r in old.get("rows", [])}, "__data__": old.get("data")}
+
+
+def merge_reports(paths: list) -> dict:
+    """One report from several (same data, epochs, seed and hold-out set): rows and seed rows in ``ROWS`` order."""
+    reports = [json.loads(Path(p).read_text()) for p in paths]
+    keys = ("data", "model", "epochs", "seed", "chance", "holdout")
+    for p, r in zip(paths[1:], reports[1:]):
+        if any(r.get(k) != reports[0].get(k) for k in keys):
+            sys.exit(f"error: {p}: another recipe than {paths[0]} ({', '.join(f'{k}={r.get(k)}' for k in keys)})")
+    order = [r[0] for r in ROWS]
+    rows = {r["id"]: r for rep in reports for r in rep["rows"]}
+    spread = {r["id"]: r for rep in reports for r in rep.get("seed_spread", [])}
+    by_order = lambda d: [d[k] for k in sorted(d, key=order.index)]  # noqa: E731
+    return {**{k: reports[0].get(k) for k in keys}, "rows": by_order(rows), "seed_spread": by_order(spread)}
 
 
 def write_report(args, n_classes: int, results: list, seed_rows: list, runs: dict, atomic_open) -> dict:
@@ -220,14 +248,22 @@ def plot(report: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
     y = range(len(rows))
     colors = ["tab:blue" if r["table"].startswith("3") else "tab:orange" for r in rows]
-    ax.barh(list(y), [100 * r["top1_final"] for r in rows], color=colors)
-    held = [(i, 100 * r["top1_holdout"]) for i, r in enumerate(rows) if r.get("top1_holdout") is not None]
+    seeds = {r["id"]: r for r in report.get("seed_spread") or [] if len(r["top1_final"]) > 1}
+    # a row trained with several seeds: the bar is their mean, each seed a dot
+    ax.barh(list(y), [100 * (seeds[r["id"]]["mean"] if r["id"] in seeds else r["top1_final"]) for r in rows],
+            color=colors)
+    dots = [(i, 100 * v) for i, r in enumerate(rows) if r["id"] in seeds for v in seeds[r["id"]]["top1_final"].values()]
+    if dots:
+        ax.plot([v for _, v in dots], [i for i, _ in dots], "o", mfc="none", mec="k", ms=5, label="each seed")
+    held = [(i, 100 * (seeds[r["id"]]["mean_holdout"] if r["id"] in seeds and "mean_holdout" in seeds[r["id"]]
+                       else r["top1_holdout"]))
+            for i, r in enumerate(rows) if r.get("top1_holdout") is not None]
     if held:
         ax.plot([v for _, v in held], [i for i, _ in held], "kD", ms=5, label="held-out set")
     ax.axvline(100 * report["chance"], color="k", ls="--", lw=1, label="chance")
     ax.set_yticks(list(y), [r["label"] for r in rows])
     ax.invert_yaxis()
-    ax.set_xlabel("test top-1 of the final checkpoint (%)")
+    ax.set_xlabel("test top-1 of the final checkpoint (%" + ("; bar: mean of the seeds)" if seeds else ")"))
     ax.set_xlim(0, 100)
     tables = sorted({("Table 3" if r["table"].startswith("3") else "Table 4c") for r in rows})
     key = " (blue: Table 3, orange: Table 4c)" if len(tables) > 1 else f" ({tables[0]})"
