@@ -245,7 +245,8 @@ def plot(report: dict, path: Path) -> None:
     from neurocv._io import atomic_path
 
     rows = report["rows"]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
+    label_in = 0.075 * max(len(r["label"]) for r in rows)        # room for the row labels, left of the axes
+    fig, ax = plt.subplots(figsize=(label_in + 7, 0.45 * len(rows) + 1.4))
     y = range(len(rows))
     colors = ["tab:blue" if r["table"].startswith("3") else "tab:orange" for r in rows]
     seeds = {r["id"]: r for r in report.get("seed_spread") or [] if len(r["top1_final"]) > 1}
@@ -268,7 +269,7 @@ def plot(report: dict, path: Path) -> None:
     tables = sorted({("Table 3" if r["table"].startswith("3") else "Table 4c") for r in rows})
     key = " (blue: Table 3, orange: Table 4c)" if len(tables) > 1 else f" ({tables[0]})"
     ax.set_title(f"stm-tiny ablations, {report['epochs']} epochs{key}", fontsize=10)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
