@@ -78,14 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     from neurocv._io import atomic_open
 
     if args.merge:
-        report = merge_reports(args.merge)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_open(args.out.with_suffix(".json"), "w") as fh:
-            json.dump(report, fh, indent=1)
-        with atomic_open(args.out.with_suffix(".md"), "w") as fh:
-            fh.write(markdown(report))
-        plot(report, args.out.with_suffix(".png"))
-        print(markdown(report))
+        print(markdown(save_report(merge_reports(args.merge), args.out, atomic_open)))
         return 0
     from neurocv.data import load_split
 
@@ -159,12 +152,17 @@ def write_report(args, n_classes: int, results: list, seed_rows: list, runs: dic
     report = {"data": str(args.data), "model": "stm-tiny", "epochs": args.epochs, "seed": args.seed,
               "chance": 1.0 / n_classes, "holdout": None if args.holdout is None else str(args.holdout),
               "rows": results, "seed_spread": spread}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(args.out.with_suffix(".json"), "w") as fh:
+    return save_report(report, args.out, atomic_open)
+
+
+def save_report(report: dict, out: Path, atomic_open) -> dict:
+    """``OUT.json``, ``OUT.md`` and ``OUT.png`` of ``report`` (each written atomically); returns ``report``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(out.with_suffix(".json"), "w") as fh:
         json.dump(report, fh, indent=1)
-    with atomic_open(args.out.with_suffix(".md"), "w") as fh:
+    with atomic_open(out.with_suffix(".md"), "w") as fh:
         fh.write(markdown(report))
-    plot(report, args.out.with_suffix(".png"))
+    plot(report, out.with_suffix(".png"))
     return report
 
 
