@@ -17,10 +17,10 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from neurocv.dynamics import heaviside_numpy, li_update, lif_update  # absolute: Lava loads these files by path
 from neurocv.hardware.lava.conv import ConvPlan, signed_wrap
-from neurocv.hardware.lava.process import STMLayerProcess, STMNeuronProcess
+from neurocv.hardware.lava.process import NEURON_CODES, STMLayerProcess, STMNeuronProcess
 
 STATE_MIN, STATE_MAX = -(1 << 23), (1 << 23) - 1
-STM, LIF, LI = 0, 1, 2   # the neuron Var (process.NEURON_CODES)
+STM, LIF, LI = (NEURON_CODES.index(k) for k in ("stm", "lif", "li"))   # values of the neuron Var
 DECAY_ONE = 4096
 MAX_FLOAT_SHIFT = 29     # 2^23 * 2^29 = 2^52: the fixed-point layer's synaptic input stays exact in float64
 

@@ -23,8 +23,10 @@ from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.process.variable import Var
 
-#: the ``neuron`` Var of both processes: index into this tuple (:data:`neurocv.hardware.stm_spec.LAYER_NEURONS`)
-NEURON_CODES = ("stm", "lif", "li")
+from neurocv.hardware.stm_spec import LAYER_NEURONS  # absolute: Lava loads these files by path
+
+#: the ``neuron`` Var of both processes: an index into the spec's neuron kinds
+NEURON_CODES = LAYER_NEURONS
 
 
 class STMNeuronProcess(AbstractProcess):

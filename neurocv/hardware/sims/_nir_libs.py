@@ -52,5 +52,5 @@ class NIRLibrarySimulator(Simulator):
         spec = self.specs[stm]
         # an LI layer hands on its membrane as its "output": it never spikes
         spikes = [np.zeros_like(s) if layer.neuron == "li" else s for s, layer in zip(run.spikes, spec.layers)]
-        return SimRun(run.output.astype(run.membrane[0].dtype), counts_from_spikes(spec, spikes), run.membrane, spikes,
+        return SimRun(run.output, counts_from_spikes(spec, spikes), run.membrane, spikes,
                       time.perf_counter() - t0)
