@@ -384,8 +384,10 @@ def train(
     out_dir: Path = typer.Option(..., "--out", "-o", help="Run folder: checkpoints, metrics, curves."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="A registered variant (see `neurocv models`); "
                                         "default stm-tiny, or --init's model."),
-    epochs: int = typer.Option(30, "--epochs", min=1, help="Total epochs of the run (a resumed run ends there)."),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Global batch (split over DDP ranks)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Total epochs of the run (a resumed run "
+                                         "ends there); default: the model's recipe (stm-tiny 40, others 30)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Global batch (split over DDP "
+                                             "ranks); default: the model's recipe (stm-tiny 8, others 16)."),
     lr: float = typer.Option(None, "--lr", help="Default: the paper's 0.02 (stm-tiny: 1e-3, see README)."),
     weight_decay: float = typer.Option(1e-4, "--weight-decay"),
     eps: float = typer.Option(None, "--eps", help="Adam epsilon; default: the paper's 1e-3 (stm-tiny: 1e-8)."),
@@ -412,7 +414,7 @@ def train(
     """Train a model; under `torchrun --nproc_per_node=N` the same command trains with DDP."""
     from .models import get_model_config
     from .training import TrainConfig, train as _train
-    from .training.loop import default_optimizer
+    from .training.loop import default_recipe
 
     check_out_dir(out_dir, "--out")
     overrides = _overrides(settings)
@@ -423,7 +425,10 @@ def train(
         model = model or load_checkpoint(init)["model"]
     model = model or "stm-tiny"
     mcfg = get_model_config(model, **dict(overrides))
-    d_lr, d_eps = default_optimizer(model)
+    recipe = default_recipe(model)
+    d_lr, d_eps = recipe.lr, recipe.eps
+    epochs = recipe.epochs if epochs is None else epochs
+    batch_size = recipe.batch_size if batch_size is None else batch_size
     cfg = TrainConfig(model=model, epochs=epochs, batch_size=batch_size, lr=d_lr if lr is None else lr,
                       weight_decay=weight_decay, eps=d_eps if eps is None else eps,
                       warmup_epochs=warmup, segments=segments, crop=crop or mcfg.input_size[0], workers=workers,

@@ -57,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("data", type=Path)
     ap.add_argument("--runs", type=Path, default=Path("runs/ablations"))
     ap.add_argument("--out", type=Path, default=Path("docs/ablations"), help="writes OUT.json, OUT.md, OUT.png")
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=None, help="default: the recipe's (`neurocv train --model "
+                    "stm-tiny` without --epochs)")
+    ap.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rows", default="all", help="comma-separated row ids (default all): "
                     + ",".join(r[0] for r in ROWS))
@@ -74,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="train nothing: write OUT from earlier reports of this script (same data, epochs, seed), "
                     "e.g. two runs with different --rows started side by side, one per core")
     args = ap.parse_args(argv)
+    from neurocv.training.loop import default_recipe
+
+    recipe = default_recipe("stm-tiny")
+    args.epochs = recipe.epochs if args.epochs is None else args.epochs
+    args.batch_size = recipe.batch_size if args.batch_size is None else args.batch_size
 
     from neurocv._io import atomic_open
 

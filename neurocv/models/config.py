@@ -52,6 +52,8 @@ POOLS = ("gap", "cls")
 NEURONS = ("stm", "lif")
 LIF_READOUTS = ("spikes", "li")
 LIF_LEAKS = ("pow2", "free")
+IFRAME_EMBEDS = ("patch", "conv")
+HEAD_NORMS = ("ln", "bn")
 _TUPLE_FIELDS = ("input_size", "stm_channels", "stm_strides", "modalities")
 
 
@@ -96,6 +98,10 @@ class ModelConfig:
     rrdb: bool = True
     pool: str = "gap"
     iframe_dropout: float = 0.0
+    iframe_embed: str = "patch"
+    iframe_skip: bool = False
+    head_norm: str = "ln"
+    aux_loss: float = 0.0
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731  (frozen: normalise in place)
@@ -135,12 +141,12 @@ class ModelConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name} must be an int >= 1, got {v!r}")
-        for name in ("accumulate", "mixer", "skips", "rrdb"):
+        for name in ("accumulate", "mixer", "skips", "rrdb", "iframe_skip"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
         for name, allowed in (("order", ORDERS), ("encoder", ENCODERS), ("stm", STMS), ("pool", POOLS),
                               ("neuron", NEURONS), ("lif_readout", LIF_READOUTS),
-                              ("lif_leak", LIF_LEAKS)):
+                              ("lif_leak", LIF_LEAKS), ("iframe_embed", IFRAME_EMBEDS), ("head_norm", HEAD_NORMS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.neuron == "lif" and self.stm in ("none", "lstm"):
@@ -160,6 +166,8 @@ class ModelConfig:
         if isinstance(self.iframe_dropout, bool) or not isinstance(self.iframe_dropout, (int, float)) \
                 or not 0 <= self.iframe_dropout < 1:
             raise ConfigError(f"iframe_dropout must be a probability in [0, 1), got {self.iframe_dropout!r}")
+        if isinstance(self.aux_loss, bool) or not isinstance(self.aux_loss, (int, float)) or self.aux_loss < 0:
+            raise ConfigError(f"aux_loss must be a weight >= 0, got {self.aux_loss!r}")
         if not self.surrogate_width > 0:
             raise ConfigError(f"surrogate_width must be > 0, got {self.surrogate_width!r}")
         if self.stm_kernel % 2 == 0:

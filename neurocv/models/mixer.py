@@ -105,12 +105,32 @@ class MultiModalMixer(nn.Module):
         return self.rrdb(F.gelu(y))
 
 
-class GAPHead(nn.Module):
-    """``(B, N, C) -> logits (B, classes)``: mean over the N positions, LayerNorm, Linear."""
+class _RobustBatchNorm:
+    """BatchNorm that, in training, normalises a batch holding one value per channel (one clip of a DDP rank's last
+    shard, a 1 x 1 map) with the running statistics instead of raising."""
 
-    def __init__(self, channels: int, num_classes: int):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.numel() == x.shape[1]:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        return super().forward(x)
+
+
+class _BatchNorm1d(_RobustBatchNorm, nn.BatchNorm1d):
+    """BatchNorm over the clips of a batch (see :class:`_RobustBatchNorm`)."""
+
+
+class BatchNorm2d(_RobustBatchNorm, nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` that takes a batch of one 1 x 1 map in training (see :class:`_RobustBatchNorm`)."""
+
+
+class GAPHead(nn.Module):
+    """``(B, N, C) -> logits (B, classes)``: mean over the N positions, LayerNorm (or BatchNorm), Linear."""
+
+    def __init__(self, channels: int, num_classes: int, norm: str = "ln"):
         super().__init__()
-        self.norm = nn.LayerNorm(channels)
+        # "ln": LayerNorm over the channels of each clip; "bn": BatchNorm over the clips of a batch (centres the
+        # pooled features across clips, so what tells clips apart is not drowned by what they share)
+        self.norm = nn.LayerNorm(channels) if norm == "ln" else _BatchNorm1d(channels)
         self.fc = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

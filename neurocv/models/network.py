@@ -25,12 +25,12 @@ from torch import nn
 
 from ..errors import ConfigError
 from .config import ModelConfig
-from .mixer import ClassTokenHead, GAPHead, MultiModalMixer
+from .mixer import BatchNorm2d, ClassTokenHead, GAPHead, MultiModalMixer
 from .neuron import set_surrogate
 from .stm import build_temporal_modulator
 from .transformer import PositionEncoding, build_encoder, init_weights
 
-__all__ = ["CompressedVideoTransformer", "PatchEmbed"]
+__all__ = ["CompressedVideoTransformer", "PatchEmbed", "ConvStem"]
 
 _IN_CHANNELS = {"i": 3, "mv": 2, "r": 3}
 
@@ -46,6 +46,31 @@ class PatchEmbed(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.merge(self.proj(x))
+
+
+class ConvStem(nn.Module):
+    """Convolutional patch embedding (Xiao et al. 2021, "Early convolutions help transformers see better"):
+    ``log2(patch)`` blocks of ``Conv2d(3x3, stride 2) -> BatchNorm -> GELU`` with channels doubling up to ``dim``,
+    then ``Conv2d(dim, dim, 1)`` (and the ``merge`` conv of :class:`PatchEmbed`): ``(N, C, H, W) ->
+    (N, D, H/patch/merge, W/patch/merge)``, the same token grid as :class:`PatchEmbed`, with local, overlapping,
+    nonlinear features inside each patch instead of one linear map of its pixels."""
+
+    def __init__(self, in_channels: int, dim: int, patch: int, merge: int = 1):
+        super().__init__()
+        n = patch.bit_length() - 1
+        if patch < 2 or 1 << n != patch:
+            raise ConfigError(f"iframe_embed='conv' needs a power-of-two patch_size >= 2, got {patch}")
+        chans = [max(8, dim >> (n - 1 - k)) for k in range(n)]
+        layers, c = [], in_channels
+        for out in chans:
+            layers += [nn.Conv2d(c, out, 3, stride=2, padding=1, bias=False), BatchNorm2d(out), nn.GELU()]
+            c = out
+        self.stem = nn.Sequential(*layers)
+        self.proj = nn.Conv2d(c, dim, 1)
+        self.merge = nn.Conv2d(dim, dim, merge, stride=merge) if merge > 1 else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.merge(self.proj(self.stem(x)))
 
 
 class CompressedVideoTransformer(nn.Module):
@@ -76,6 +101,8 @@ class CompressedVideoTransformer(nn.Module):
         for k in mods:
             if k != "i" and self.early:
                 self.embed[k] = PatchEmbed(t_channels[-1], d, cfg.patch_size // cfg.stm_stride, cfg.token_merge)
+            elif k == "i" and cfg.iframe_embed == "conv":
+                self.embed[k] = ConvStem(_IN_CHANNELS[k], d, cfg.patch_size, cfg.token_merge)
             else:
                 self.embed[k] = PatchEmbed(_IN_CHANNELS[k], d, cfg.patch_size, cfg.token_merge)
         self.pos = PositionEncoding(d, cfg.segments, cfg.token_grid(), len(mods))
@@ -83,22 +110,31 @@ class CompressedVideoTransformer(nn.Module):
         self.mixer = None
         if cfg.mixer:
             skip_ch, skip_rs = [], []
+            if cfg.skips and cfg.iframe_skip and "i" in mods:    # the I-frame's own embedding, unnormalised
+                skip_ch.append(d)
+                skip_rs.append(self._skip_resample(cfg.token_stride))
             if cfg.skips:
                 for _ in pm:
                     skip_ch.append(t_channels[-1])
                     skip_rs.append(self._skip_resample())
             self.mixer = MultiModalMixer(d, cfg.mixer_dim, len(mods), cfg.fold_scale, skip_ch, skip_rs, cfg.rrdb,
                                          cfg.rrdb_growth, cfg.rrdb_dense_blocks)
+        # training only: one linear probe per modality on its encoder tokens (aux_loss > 0, see ModelConfig)
+        self.aux = nn.ModuleDict({m: GAPHead(d, cfg.num_classes, cfg.head_norm) for m in mods}) \
+            if cfg.aux_loss > 0 and len(mods) > 1 else None
+        self.aux_logits: dict[str, torch.Tensor] = {}
         head_ch = cfg.mixer_dim if cfg.mixer else d
-        self.head = GAPHead(head_ch, cfg.num_classes) if cfg.pool == "gap" else ClassTokenHead(head_ch,
+        self.head = GAPHead(head_ch, cfg.num_classes, cfg.head_norm) if cfg.pool == "gap" else ClassTokenHead(head_ch,
                                                                                               cfg.num_classes)
         init_weights(self)
 
     # -- helpers -------------------------------------------------------------------------------------------------
-    def _skip_resample(self) -> tuple[int, bool]:
-        """How an STM map reaches the fused map (stride ``token_stride / fold_scale``): (factor, upsample?)."""
+    def _skip_resample(self, src: int | None = None) -> tuple[int, bool]:
+        """How a map of stride ``src`` (default: the STM maps') reaches the fused map (stride ``token_stride /
+        fold_scale``): (factor, upsample?)."""
         cfg = self.config
-        src = cfg.stm_stride if self.early else cfg.token_stride      # STM map stride, in input pixels
+        if src is None:
+            src = cfg.stm_stride if self.early else cfg.token_stride  # STM map stride, in input pixels
         dst_num, dst_den = cfg.token_stride, cfg.fold_scale          # fused stride = dst_num / dst_den
         if (dst_num % (src * dst_den)) == 0:
             return dst_num // (src * dst_den), False
@@ -206,12 +242,16 @@ class CompressedVideoTransformer(nn.Module):
         out = self.encoder(tokens)
         # token folding: (B, T*h*w, D) -> (B, T, D, h, w)
         enc = {m: x.reshape(b, t, h, w, -1).permute(0, 1, 4, 2, 3) for m, x in zip(mods, out)}
+        self.aux_logits = {m: self.aux[m](x) for m, x in zip(mods, out)} if self.aux is not None and \
+            self.training else {}
         if cfg.order == "LS-GS-T":
             for k in cfg.p_modalities:
                 enc[k] = skips[k] = self._temporal(k, enc[k])
         if self.mixer is None:
             return self.head(torch.cat([self._flatten(enc[m]) for m in mods], 1))
         skip_list = [skips[k].flatten(0, 1) for k in cfg.p_modalities] if cfg.skips else []
+        if cfg.skips and cfg.iframe_skip and "i" in grids:
+            skip_list.insert(0, grids["i"].flatten(0, 1))
         y = self.mixer([enc[m].flatten(0, 1) for m in mods], skip_list)      # (B*T, C, h', w')
         return self.head(self._flatten(y.unflatten(0, (b, t))))
 

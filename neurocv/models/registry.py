@@ -91,20 +91,23 @@ def model_from_config(config: ModelConfig | dict) -> CompressedVideoTransformer:
 
 @register_model
 def stm_tiny(**overrides: Any) -> ModelConfig:
+    # iframe_embed / iframe_skip / head_norm: the recipe of docs/learning.md (a convolutional stem for the I-frame,
+    # its embedding also fed to Conv fusion as the STM maps are, and the pooled features batch-normalised)
     return ModelConfig(input_size=(112, 112), patch_size=16, token_merge=1, dim=96, depth=2, heads=3,
                        stm_channels=(16, 16), stm_strides=(2, 2), mixer_dim=64, fold_scale=1, rrdb_growth=16,
-                       rrdb_dense_blocks=1).replace(**overrides)
+                       rrdb_dense_blocks=1, iframe_embed="conv", iframe_skip=True,
+                       head_norm="bn").replace(**overrides)
 
 
 @register_model
 def stm_base(**overrides: Any) -> ModelConfig:
     return ModelConfig(input_size=(224, 224), patch_size=16, token_merge=2, dim=768, depth=9, heads=12,
                        stm_channels=(64, 128), stm_strides=(2, 2), mixer_dim=192, fold_scale=4, rrdb_growth=48,
-                       rrdb_dense_blocks=3).replace(**overrides)
+                       rrdb_dense_blocks=3, head_norm="bn").replace(**overrides)
 
 
 @register_model
 def stm_large(**overrides: Any) -> ModelConfig:
     return ModelConfig(input_size=(224, 224), patch_size=16, token_merge=2, dim=1024, depth=11, heads=16,
                        stm_channels=(64, 128), stm_strides=(2, 2), mixer_dim=256, fold_scale=4, rrdb_growth=64,
-                       rrdb_dense_blocks=3).replace(**overrides)
+                       rrdb_dense_blocks=3, head_norm="bn").replace(**overrides)

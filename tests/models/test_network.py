@@ -74,7 +74,9 @@ def test_ablations_change_the_network():
 
 def test_iframe_dropout_zeroes_whole_clips_in_training_only():
     torch.manual_seed(0)
-    model = create_model("stm-tiny", num_classes=5, segments=T, iframe_dropout=0.5)
+    # the linear embedding and a LayerNorm head: batch statistics (BatchNorm) would tie a clip's logits to the others'
+    model = create_model("stm-tiny", num_classes=5, segments=T, iframe_dropout=0.5, iframe_embed="patch",
+                         head_norm="ln")
     i1, mv, r = inputs(b=8)
     i2 = torch.randn_like(i1)
 
@@ -88,7 +90,7 @@ def test_iframe_dropout_zeroes_whole_clips_in_training_only():
     assert not torch.equal(same, torch.isclose(logits(i1, 4), logits(i2, 4), atol=1e-6).all(1))  # drawn anew
     model.eval()                              # identity at evaluation: every clip sees its I-frames
     assert not torch.isclose(model(i1, mv, r), model(i2, mv, r), atol=1e-6).all(1).any()
-    plain = create_model("stm-tiny", num_classes=5, segments=T)
+    plain = create_model("stm-tiny", num_classes=5, segments=T, iframe_embed="patch", head_norm="ln")
     plain.load_state_dict(model.state_dict())
     plain.eval()
     assert torch.equal(plain(i1, mv, r), model(i1, mv, r))
@@ -160,7 +162,7 @@ def test_stm_large_is_about_twice_base():
 def test_count_macs_matches_a_hand_count():
     # 1 segment, 16 x 16 input, I-frames only, no mixer, tiny widths: every MAC can be listed
     cfg = dict(modalities=("i",), mixer=False, dim=8, depth=1, heads=2, mlp_ratio=2.0, num_classes=3,
-               segments=1, input_size=(16, 16))
+               segments=1, input_size=(16, 16), iframe_embed="patch")
     model = create_model("stm-tiny", **cfg)
     n, d = 1, 8
     embed = 3 * 16 * 16 * d                                   # one 16 x 16 patch -> d
