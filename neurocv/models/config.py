@@ -27,6 +27,19 @@ Ablation switches (paper Tables 3-4):
   With ``mixer=False`` the transformer tokens are pooled directly and ``skips``/``rrdb`` have no effect.
 * ``pool`` - ``"gap"`` (global average pooling) or ``"cls"`` (a learned class token that attends to the features).
 
+Learning switches (``docs/learning.md``; checkpoints written before them load with the first values):
+
+* ``head_norm`` - ``"ln"`` (LayerNorm of the pooled vector) or ``"bn"`` (BatchNorm over the clips of a batch; at
+  inference a fixed affine map). The registered variants use ``"bn"``: with ``"ln"`` almost no gradient reached the
+  encoder once the pooled vectors of all clips were nearly alike (most positions are background).
+* ``iframe_embed`` - ``"patch"`` (one ``Conv2d`` with kernel = stride = patch: a linear map of each patch) or
+  ``"conv"`` (:class:`~neurocv.models.network.ConvStem`: 3x3 stride-2 convs with BatchNorm and GELU down to the
+  patch stride; stm-tiny's default).
+* ``iframe_skip`` - the I-frame's embedding joins Conv fusion through its own 1x1 conv, as each STM map does
+  (needs ``skips``; stm-tiny's default).
+* ``aux_loss`` - weight of a per-modality linear probe on the encoder tokens added to the training loss (0: off,
+  the default; no module or cost at inference).
+
 Training regulariser (not in the paper; identity in ``eval()`` and in every export):
 
 * ``iframe_dropout`` - probability that a training clip's I-frame tokens are zeroed (modality dropout on the

@@ -9,8 +9,8 @@ spiking part - the STMs - and the ANN part):
 =========  ========  ==========  ===========  ================================================================
 variant    params    ANN MACs    STM MACs     layout
 =========  ========  ==========  ===========  ================================================================
-stm-tiny   0.77 M    10.36 G     0.19 G       D=96, 2 blocks, STM (16, 16), 14 x 14 tokens/modality at 224
-                     (0.997 G)   (0.047 G)    (at its 112 x 112 training size: 7 x 7 tokens, N = 1,176)
+stm-tiny   0.77 M    10.50 G     0.19 G       D=96, 2 blocks, STM (16, 16), 14 x 14 tokens/modality at 224
+                     (1.031 G)   (0.047 G)    (at its 112 x 112 training size: 7 x 7 tokens, N = 1,176)
 stm-base   83.21 M   155.25 G    3.99 G       D=768, 9 blocks, STM (64, 128), 7 x 7 tokens/modality, N = 1,176
 stm-large  171.26 M  300.03 G    3.99 G       D=1024, 11 blocks, STM (64, 128), same token layout
 =========  ========  ==========  ===========  ================================================================
@@ -34,7 +34,8 @@ Table 1 at 4.6 pJ/MAC + 0.9 pJ/AC implies 0.159 T MACs):
 stm-large is "Ours-L": the paper gives no size, but its energy (1.40 J vs 0.73 J) implies ~1.9x the MACs of
 "Ours"; D=1024 (16 heads), 11 blocks and a 256-channel mixer give 2.06x the parameters and 1.93x the ANN MACs.
 stm-tiny (8 segments, 112 x 112, its training size) keeps one token per 16 x 16 patch and runs the mixer on the
-7 x 7 token grid.
+7 x 7 token grid; its I-frame goes through a convolutional stem whose embedding also joins Conv fusion, and every
+variant batch-normalises its pooled features (``docs/learning.md``).
 """
 
 from __future__ import annotations

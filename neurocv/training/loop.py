@@ -268,6 +268,7 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
                 import sys
 
                 print(summary(report), file=sys.stderr)
+    start_params = {f"{k}@start": v for k, v in neuron_params(model).items()} if not metrics else {}
     model.to(dist.device)
     if use_channels_last(cfg.channels_last, dist.device):
         model.to(memory_format=torch.channels_last)
@@ -310,7 +311,8 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
                    "train_top1": stats[1].item() / max(1, stats[2].item()),
                    "val_loss": F.cross_entropy(v_logits, v_labels).item() if v_labels.numel() else float("nan"),
                    "val_top1": _topk(v_logits, v_labels, 1), "val_top5": _topk(v_logits, v_labels, 5),
-                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
+                   "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0,
+                   **neuron_params(model), **(start_params if not metrics else {})}
             metrics.append(row)
             if cfg.progress and dist.is_main:
                 bar.console.print(epoch_line(row, cfg.epochs), highlight=False, soft_wrap=True)
@@ -347,6 +349,24 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
     return {**metrics[-1], "skipped_videos": len(bad)} if metrics else {"skipped_videos": len(bad)}
 
 
+def neuron_params(model: torch.nn.Module) -> dict[str, float]:
+    """The learned (or fixed) neuron parameters of every STM layer, flat for ``metrics.json`` / ``metrics.csv``:
+    ``v_th/<layer>`` and ``lambda/<layer>`` (``<layer>`` e.g. ``temporal.mv.layers.0``; a leaky-integrator readout
+    has no ``v_th``), the values the forward pass uses (``lambda`` on the power-of-two grid where the layer has it)."""
+    from ..models.neuron import LINeuron, STMNeuron
+
+    out = {}
+    with torch.no_grad():
+        for name, m in model.named_modules():
+            layer = name[:-len(".neuron")] if name.endswith(".neuron") else name
+            if isinstance(m, STMNeuron):
+                p = m.params()
+                out[f"v_th/{layer}"], out[f"lambda/{layer}"] = float(p.v_th), float(p.leak)
+            elif isinstance(m, LINeuron):
+                out[f"lambda/{layer}"] = float(m.leak())
+    return out
+
+
 def _plain(cfg: TrainConfig) -> dict:
     d = dataclasses.asdict(cfg)
     d["model_overrides"] = [list(kv) for kv in cfg.model_overrides]
@@ -365,7 +385,7 @@ def write_metrics(out_dir: Path, metrics: list[dict], title: str | None = None) 
     with atomic_open(out_dir / "metrics.json", "w") as fh:
         json.dump(metrics, fh, indent=1)
     with atomic_open(out_dir / "metrics.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(metrics[0]))
+        w = csv.DictWriter(fh, fieldnames=list(dict.fromkeys(k for m in metrics for k in m)))
         w.writeheader()
         w.writerows(metrics)
     import matplotlib
@@ -374,7 +394,9 @@ def write_metrics(out_dir: Path, metrics: list[dict], title: str | None = None) 
     import matplotlib.pyplot as plt
 
     ep = [m["epoch"] for m in metrics]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    layers = [k.split("/", 1)[1] for k in metrics[-1] if k.startswith("lambda/")]
+    fig, axes = plt.subplots(1, 3 if layers else 2, figsize=(15 if layers else 10, 3.5))
+    a, b = axes[0], axes[1]
     a.plot(ep, [m["train_loss"] for m in metrics], label="train")
     a.plot(ep, [m["val_loss"] for m in metrics], label="validation")
     a.set_xlabel("epoch")
@@ -388,7 +410,20 @@ def write_metrics(out_dir: Path, metrics: list[dict], title: str | None = None) 
     b.legend()
     from matplotlib.ticker import MaxNLocator
 
-    for ax in (a, b):
+    if layers:     # each STM layer's v_th (solid) and lambda (dashed), from the start (epoch 0) on
+        c = axes[2]
+        first = metrics[0]
+        for k, layer in enumerate(layers):
+            colour = f"C{k % 10}"
+            for name, style in (("v_th", "-"), ("lambda", "--")):
+                key = f"{name}/{layer}"
+                if key in metrics[-1]:
+                    ys = [first.get(f"{key}@start", metrics[0][key])] + [m.get(key, float("nan")) for m in metrics]
+                    c.plot([0] + ep, ys, style, color=colour, label=f"{name} {layer.replace('temporal.', '')}")
+        c.set_xlabel("epoch")
+        c.set_ylabel("v_th (solid), lambda (dashed)")
+        c.legend(fontsize=6)
+    for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # epochs are whole numbers
     best = max(metrics, key=lambda m: m["val_top1"])
     fig.suptitle(f"{title or out_dir.name}: {len(metrics)} epochs, best validation top-1 "

@@ -119,3 +119,23 @@ def test_bad_checkpoints_are_clear_errors(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "neurocv.cli", "eval", str(junk), str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "junk.pt" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_metrics_log_each_stm_layers_v_th_and_lambda_learned_ones_move(tmp_path, data):
+    runs = {}
+    for stm in ("stm", "fixed"):
+        cfg = TrainConfig(epochs=2, batch_size=4, segments=2, crop=48, seed=0, progress=False,
+                          model_overrides=SMALL + (("stm", stm),))
+        train(data, tmp_path / stm, cfg)
+        runs[stm] = json.loads((tmp_path / stm / "metrics.json").read_text())
+    rows = runs["stm"]
+    keys = [f"{p}/temporal.{m}.layers.{k}" for p in ("v_th", "lambda") for m in ("mv", "r") for k in (0, 1)]
+    for key in keys:
+        assert rows[0][f"{key}@start"] == pytest.approx(0.1 if key.startswith("v_th") else 0.5, rel=1e-6)
+        assert all(key in r for r in rows)
+    moved = [abs(rows[-1][k] - rows[0][f"{k}@start"]) for k in keys]
+    assert max(moved) > 1e-4, moved                                   # learned: they move
+    fixed = runs["fixed"]
+    assert all(fixed[-1][k] == fixed[0][f"{k}@start"] for k in keys)  # fixed: they do not
+    header = (tmp_path / "stm" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert "v_th/temporal.mv.layers.0" in header and "v_th/temporal.mv.layers.0@start" in header
