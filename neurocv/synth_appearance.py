@@ -10,7 +10,9 @@ mirroring (a mirrored translation or rotation is still one), so flip augmentatio
 
 What each input can know: one frame (an I-frame) shows the texture but hardly the motion (position and angle are
 drawn from the same ranges for every motion; sizes from overlapping ones: 27-65 % of the frame's side, a zoom
-sweeping 60-100 % of its own size, 1.2-1.8 % a frame): at best about 1 in 4 (25 %). Motion vectors show the motion but
+sweeping 60-100 % of its own size, 1.2-1.8 % a frame): at best about 1 in 4 (25 %). That bound is one frame's: a clip's 8 segments read the I-frames of its 3 GOPs (36
+frames, GOP 12), which show the object in 3 poses, so a model that reads every segment's I-frame sees some of the
+motion too (stm-tiny's I-frame-only row: 36 %, ``docs/learning.md``). Motion vectors show the motion but
 hardly the texture (the object's outline is the same for every texture): at best about 1 in 3 (33 %). Residuals carry
 some of the texture's edges. Only appearance and motion together can tell all twelve (chance 8.3 %).
 Backgrounds, camera noise and codec settings are those of the motion-only set (:mod:`neurocv.synth`).
