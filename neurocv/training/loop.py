@@ -418,7 +418,9 @@ def write_metrics(out_dir: Path, metrics: list[dict], title: str | None = None) 
             for name, style in (("v_th", "-"), ("lambda", "--")):
                 key = f"{name}/{layer}"
                 if key in metrics[-1]:
-                    ys = [first.get(f"{key}@start", metrics[0][key])] + [m.get(key, float("nan")) for m in metrics]
+                    # a run resumed from epochs logged before these keys existed has gaps: NaN, not a KeyError
+                    ys = [first.get(f"{key}@start", first.get(key, float("nan")))] + \
+                        [m.get(key, float("nan")) for m in metrics]
                     c.plot([0] + ep, ys, style, color=colour, label=f"{name} {layer.replace('temporal.', '')}")
         c.set_xlabel("epoch")
         c.set_ylabel("v_th (solid), lambda (dashed)")

@@ -139,3 +139,14 @@ def test_metrics_log_each_stm_layers_v_th_and_lambda_learned_ones_move(tmp_path,
     assert all(fixed[-1][k] == fixed[0][f"{k}@start"] for k in keys)  # fixed: they do not
     header = (tmp_path / "stm" / "metrics.csv").read_text().splitlines()[0].split(",")
     assert "v_th/temporal.mv.layers.0" in header and "v_th/temporal.mv.layers.0@start" in header
+
+
+def test_metrics_of_a_run_resumed_from_rows_without_neuron_parameters(tmp_path):
+    from neurocv.training.loop import write_metrics
+
+    old = {"epoch": 1, "train_loss": 2.0, "train_top1": 0.1, "val_loss": 2.0, "val_top1": 0.1, "val_top5": 0.5,
+           "lr": 1e-3, "seconds": 1.0}                      # logged before v_th / lambda were
+    new = {**old, "epoch": 2, "v_th/temporal.mv.layers.0": 0.11, "lambda/temporal.mv.layers.0": 0.5}
+    write_metrics(tmp_path, [old, new])
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    assert "v_th/temporal.mv.layers.0" in (tmp_path / "metrics.csv").read_text().splitlines()[0]
