@@ -183,6 +183,8 @@ class ModelConfig:
             raise ConfigError(f"aux_loss must be a weight >= 0, got {self.aux_loss!r}")
         if not self.surrogate_width > 0:
             raise ConfigError(f"surrogate_width must be > 0, got {self.surrogate_width!r}")
+        if self.iframe_embed == "conv" and (self.patch_size < 2 or self.patch_size & (self.patch_size - 1)):
+            raise ConfigError(f"iframe_embed='conv' needs a power-of-two patch_size >= 2, got {self.patch_size}")
         if self.stm_kernel % 2 == 0:
             raise ConfigError(f"stm_kernel must be odd (same padding), got {self.stm_kernel}")
         if len(self.stm_channels) != len(self.stm_strides):
