@@ -38,12 +38,16 @@ Learning switches (``docs/learning.md``; checkpoints written before them load wi
 * ``iframe_skip`` - the I-frame's embedding joins Conv fusion through its own 1x1 conv, as each STM map does
   (needs ``skips``; stm-tiny's default).
 * ``aux_loss`` - weight of a per-modality linear probe on the encoder tokens added to the training loss (0: off,
-  the default; no module or cost at inference).
+  the default of the paper-sized variants; stm-tiny's recipe uses 1, ``docs/learning.md``). The probes run in
+  training only: nothing of them runs, is exported or costs at inference.
 
 Training regulariser (not in the paper; identity in ``eval()`` and in every export):
 
 * ``iframe_dropout`` - probability that a training clip's I-frame tokens are zeroed (modality dropout on the
   appearance stream, drawn per clip from torch's global generator). Default 0.0 (the paper's recipe).
+* ``pframe_dropout`` - probability that a training clip's P-frame inputs (the MV and residual tokens and their STM
+  skips, together) are zeroed, so that the clip must be classified from its I-frames alone (modality dropout on
+  the motion stream; only with the I-frame and a P-modality). Default 0.0.
 """
 
 from __future__ import annotations
@@ -111,6 +115,7 @@ class ModelConfig:
     rrdb: bool = True
     pool: str = "gap"
     iframe_dropout: float = 0.0
+    pframe_dropout: float = 0.0
     iframe_embed: str = "patch"
     iframe_skip: bool = False
     head_norm: str = "ln"
@@ -176,9 +181,10 @@ class ModelConfig:
             raise ConfigError(f"v_th must be > 0, got {self.v_th!r}")
         if not 0 < self.leak < 1:
             raise ConfigError(f"leak must be in (0, 1), got {self.leak!r}")
-        if isinstance(self.iframe_dropout, bool) or not isinstance(self.iframe_dropout, (int, float)) \
-                or not 0 <= self.iframe_dropout < 1:
-            raise ConfigError(f"iframe_dropout must be a probability in [0, 1), got {self.iframe_dropout!r}")
+        for name in ("iframe_dropout", "pframe_dropout"):
+            p = getattr(self, name)
+            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+                raise ConfigError(f"{name} must be a probability in [0, 1), got {p!r}")
         if isinstance(self.aux_loss, bool) or not isinstance(self.aux_loss, (int, float)) or self.aux_loss < 0:
             raise ConfigError(f"aux_loss must be a weight >= 0, got {self.aux_loss!r}")
         if not self.surrogate_width > 0:

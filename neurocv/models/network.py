@@ -238,6 +238,11 @@ class CompressedVideoTransformer(nn.Module):
             g = grids["i"]
             keep = (torch.rand(b, device=g.device) >= cfg.iframe_dropout).to(g.dtype)
             grids = {**grids, "i": g * keep.view(b, 1, 1, 1, 1)}
+        pm = [k for k in cfg.p_modalities if k in grids]
+        if self.training and cfg.pframe_dropout > 0 and "i" in grids and pm:
+            keep = (torch.rand(b, device=grids[pm[0]].device) >= cfg.pframe_dropout).view(b, 1, 1, 1, 1)
+            grids = {**grids, **{k: grids[k] * keep.to(grids[k].dtype) for k in pm}}
+            skips = {k: (s * keep.to(s.dtype) if s.dim() == 5 else s) for k, s in skips.items()}
         tokens = [self._flatten(self.pos(grids[m], i)) for i, m in enumerate(mods)]
         out = self.encoder(tokens)
         # token folding: (B, T*h*w, D) -> (B, T, D, h, w)

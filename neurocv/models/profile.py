@@ -20,9 +20,11 @@ __all__ = ["count_params", "count_macs"]
 _PARTS = ("all", "spiking", "ann")
 
 
-def count_params(model: nn.Module, trainable_only: bool = False) -> int:
-    """Number of parameter elements (buffers excluded)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+def count_params(model: nn.Module, trainable_only: bool = False, training_only: bool = False) -> int:
+    """Number of parameter elements (buffers excluded) of the network that runs at inference; ``training_only``
+    adds the modules that exist only for the training loss (the per-modality probes of ``aux_loss``)."""
+    return sum(p.numel() for n, p in model.named_parameters()
+               if (p.requires_grad or not trainable_only) and (training_only or not n.startswith("aux.")))
 
 
 def count_macs(model: nn.Module, input_size: tuple[int, int] | int = (224, 224), segments: int = 8,

@@ -92,12 +92,13 @@ def model_from_config(config: ModelConfig | dict) -> CompressedVideoTransformer:
 
 @register_model
 def stm_tiny(**overrides: Any) -> ModelConfig:
-    # iframe_embed / iframe_skip / head_norm: the recipe of docs/learning.md (a convolutional stem for the I-frame,
-    # its embedding also fed to Conv fusion as the STM maps are, and the pooled features batch-normalised)
+    # iframe_embed / iframe_skip / head_norm / aux_loss: the recipe of docs/learning.md (a convolutional stem for the
+    # I-frame, its embedding also fed to Conv fusion as the STM maps are, the pooled features batch-normalised, and
+    # a per-modality probe on the encoder tokens in the training loss; the probes exist in training only)
     return ModelConfig(input_size=(112, 112), patch_size=16, token_merge=1, dim=96, depth=2, heads=3,
                        stm_channels=(16, 16), stm_strides=(2, 2), mixer_dim=64, fold_scale=1, rrdb_growth=16,
                        rrdb_dense_blocks=1, iframe_embed="conv", iframe_skip=True,
-                       head_norm="bn").replace(**overrides)
+                       head_norm="bn", aux_loss=1.0).replace(**overrides)
 
 
 @register_model

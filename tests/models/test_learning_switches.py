@@ -30,8 +30,8 @@ def test_conv_stem_gives_the_patch_embeddings_token_grid():
 
 def test_registered_defaults_and_old_checkpoints():
     tiny, base = get_model_config("stm-tiny"), get_model_config("stm-base")
-    assert (tiny.iframe_embed, tiny.iframe_skip, tiny.head_norm) == ("conv", True, "bn")
-    assert (base.iframe_embed, base.iframe_skip, base.head_norm) == ("patch", False, "bn")  # the paper's embedding
+    assert (tiny.iframe_embed, tiny.iframe_skip, tiny.head_norm, tiny.aux_loss) == ("conv", True, "bn", 1.0)
+    assert (base.iframe_embed, base.iframe_skip, base.head_norm, base.aux_loss) == ("patch", False, "bn", 0.0)
     old = {k: v for k, v in tiny.to_dict().items() if k not in ("iframe_embed", "iframe_skip", "head_norm",
                                                                 "aux_loss")}
     cfg = ModelConfig.from_dict(old)                     # a checkpoint written before the switches
@@ -76,10 +76,16 @@ def test_aux_probes_only_in_training():
     net.eval()
     net(i, mv, r)
     assert net.aux_logits == {}
-    assert create_model("stm-tiny", num_classes=4, segments=T).aux is None
+    plain = create_model("stm-tiny", num_classes=4, segments=T, aux_loss=0.0)
+    assert plain.aux is None
+    from neurocv.models.profile import count_params
+
+    # the probes are not part of the deployed network: counted only on request
+    assert count_params(net) == count_params(plain) < count_params(net, training_only=True)
+    assert create_model("stm-tiny", num_classes=4, segments=T, modalities="i").aux is None   # one modality: none
 
 
 def test_recipe_defaults():
     tiny, base = default_recipe("stm-tiny"), default_recipe("stm-base")
-    assert (tiny.epochs, tiny.batch_size, tiny.lr, tiny.eps) == (40, 8, 1e-3, 1e-8)
+    assert (tiny.epochs, tiny.batch_size, tiny.lr, tiny.eps) == (60, 8, 1e-3, 1e-8)
     assert (base.epochs, base.batch_size, base.lr, base.eps) == (30, 16, 0.02, 1e-3)

@@ -51,7 +51,8 @@ ABLATIONS = [
     dict(accumulate=False), dict(mixer=False), dict(skips=False), dict(rrdb=False), dict(pool="cls"),
     dict(mixer=False, pool="cls"), dict(order="LS-T-GS", stm="common"), dict(order="LS-GS-T", stm="lstm"),
     dict(order="LS-GS-T", mixer=False), dict(stm="common", modalities=("mv",)), dict(fold_scale=2),
-    dict(iframe_dropout=0.5), dict(iframe_dropout=0.5, order="LS-GS-T"),
+    dict(iframe_dropout=0.5), dict(iframe_dropout=0.5, order="LS-GS-T"), dict(pframe_dropout=0.5),
+    dict(pframe_dropout=0.5, order="LS-T-GS"), dict(pframe_dropout=0.5, modalities=("mv", "r")),
 ]
 
 
@@ -94,6 +95,30 @@ def test_iframe_dropout_zeroes_whole_clips_in_training_only():
     plain.load_state_dict(model.state_dict())
     plain.eval()
     assert torch.equal(plain(i1, mv, r), model(i1, mv, r))
+
+
+def test_pframe_dropout_zeroes_the_motion_stream_of_whole_clips_in_training_only():
+    torch.manual_seed(0)
+    # the linear embedding and a LayerNorm head: batch statistics (BatchNorm) would tie a clip's logits to the others'
+    model = create_model("stm-tiny", num_classes=5, segments=T, pframe_dropout=0.5, iframe_embed="patch",
+                         head_norm="ln")
+    i, mv1, r1 = inputs(b=8)
+    mv2, r2 = torch.randn_like(mv1), torch.randn_like(r1)
+
+    def logits(mv, r, seed):
+        torch.manual_seed(seed)
+        return model(i, mv, r)
+
+    model.train()
+    same = torch.isclose(logits(mv1, r1, 3), logits(mv2, r2, 3), atol=1e-6).all(1)  # same seed: same clips dropped
+    assert 0 < same.sum() < 8, same     # some clips lost MV and R (tokens and skips): their P-frames do not matter
+    assert not torch.equal(same, torch.isclose(logits(mv1, r1, 4), logits(mv2, r2, 4), atol=1e-6).all(1))
+    model.eval()                        # identity at evaluation: every clip sees its P-frames
+    assert not torch.isclose(model(i, mv1, r1), model(i, mv2, r2), atol=1e-6).all(1).any()
+    plain = create_model("stm-tiny", num_classes=5, segments=T, iframe_embed="patch", head_norm="ln")
+    plain.load_state_dict(model.state_dict())
+    plain.eval()
+    assert torch.equal(plain(i, mv1, r1), model(i, mv1, r1))
 
 
 def test_spiking_and_ann_parts_compose_to_forward():
