@@ -22,7 +22,8 @@ def check_forward_backward(model, x, classes):
     logits = model(*x)
     assert logits.shape == (x[0].shape[0], classes)
     assert torch.isfinite(logits).all()
-    logits.logsumexp(1).mean().backward()
+    aux = getattr(model, "aux_logits", {})     # the training-only per-modality probes (aux_loss) train on their own
+    (logits.logsumexp(1).mean() + sum(a.logsumexp(1).mean() for a in aux.values())).backward()
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not missing, f"parameters without gradient: {missing}"
     bad = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
