@@ -12,6 +12,7 @@ future frame) and rejected with :class:`~neurocv.errors.BFramesError`, pointing 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -468,8 +469,20 @@ def _check_intact(frame, pos: int, path: Path) -> None:
         raise VideoDecodeError(f"{path}: frame {pos} is corrupt (damaged packets mid-stream)")
 
 
-def _rgb(frame) -> np.ndarray:
-    return frame.to_ndarray(format="rgb24")
+def _rgb(frame, width: int | None = None, height: int | None = None) -> np.ndarray:
+    """``frame`` as ``(H, W, 3)`` uint8 RGB (resized to ``width`` x ``height`` if given), converted on this thread.
+
+    PyAV 17 and later convert with one swscale thread per CPU unless told otherwise (``threads=0``), and those threads
+    live until the frame is freed: an 8-segment read started 32 of them, and on a busy machine the decoder waited
+    for them (issue 21). One thread gives the same pixels, and the reader already converts in a thread of its own.
+    """
+    return frame.to_ndarray(width=width, height=height, format="rgb24", **_sws_one_thread())
+
+
+@functools.cache
+def _sws_one_thread() -> dict:
+    major = int(_av().__version__.split(".")[0])
+    return {"threads": 1} if major >= 17 else {}  # before 17 PyAV's sws_scale was single-threaded
 
 
 def _vectors(frame):
