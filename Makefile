@@ -68,6 +68,7 @@ test: env env-lava
 
 bench: env env-lava
 	$(PY) benchmarks/bench_reader.py --out benchmarks/results/reader.json
+	$(PY) benchmarks/bench_reader_compare.py --out benchmarks/results/reader_compare.json
 	$(PY) benchmarks/bench_model.py --out benchmarks/results/model.json
 	$(PY) benchmarks/bench_deploy.py --out benchmarks/results/deploy.json
 

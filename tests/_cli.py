@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,19 @@ _SCRIPT = Path(sys.executable).with_name("neurocv")
 # the console script pip installed beside this interpreter; `python -m neurocv.cli` where there is none
 NEUROCV = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "neurocv.cli"]
 REPO = Path(__file__).resolve().parents[1]
+
+
+def terminal_signals() -> None:
+    """Run in a child between fork and exec: SIGINT and SIGQUIT back to their default, as a terminal's foreground
+    job has them. A job started in the background by a non-interactive shell (``make test &``, nohup, many CI
+    wrappers) inherits both as *ignored*, and an ignored disposition survives exec; without this the CLI never
+    sees the tests' Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
+# keyword arguments for subprocess.run / Popen: every CLI child of the tests starts as if from a terminal
+CHILD = {"preexec_fn": terminal_signals}
 
 
 def user_folder(tmp_path_factory, clip_factory) -> Path:
@@ -42,9 +56,21 @@ def user_env(**extra: str) -> dict:
 
 def user_run(cwd: Path, *args, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
     """``neurocv ARGS`` run in ``cwd`` (which must not be inside the repository)."""
-    assert REPO not in Path(cwd).resolve().parents and Path(cwd).resolve() != REPO, "run from outside the repo"
+    _outside_repo(cwd)
     return subprocess.run(NEUROCV + [str(a) for a in args], cwd=cwd, capture_output=True, text=True,
-                          env=env or user_env(), timeout=timeout)
+                          env=env or user_env(), timeout=timeout, **CHILD)
+
+
+def user_popen(cwd: Path, *args, env: dict | None = None) -> subprocess.Popen:
+    """``neurocv ARGS`` started in ``cwd`` (outside the repository) with text pipes for stdout and stderr, ready to
+    be sent a signal: its SIGINT and SIGQUIT are the defaults whatever the test run inherited."""
+    _outside_repo(cwd)
+    return subprocess.Popen(NEUROCV + [str(a) for a in args], cwd=cwd, env=env or user_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **CHILD)
+
+
+def _outside_repo(cwd: Path) -> None:
+    assert REPO not in Path(cwd).resolve().parents and Path(cwd).resolve() != REPO, "run from outside the repo"
 
 
 def assert_ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from ._cli import NEUROCV, assert_ok, user_env, user_run
+from ._cli import assert_ok, user_popen, user_run
 
 
 def _interrupt_when(proc: subprocess.Popen, ready, limit_s: float = 300) -> None:
@@ -35,8 +35,7 @@ def test_ctrl_c_stops_cache_j2_and_it_resumes(tmp_path):
     assert_ok(user_run(tmp_path, "synth", "data", "--videos-per-class", "12", "--frames", "36"))
     total = 120
     cached = Path(tmp_path, "data", "cache")
-    proc = subprocess.Popen(NEUROCV + ["cache", "data", "-j", "2"], cwd=tmp_path, env=user_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = user_popen(tmp_path, "cache", "data", "-j", "2")
     _interrupt_when(proc, lambda: cached.is_dir() and any(cached.rglob("[!.]*.npz")))
     err = _stderr_after_interrupt(proc, within_s=10)     # the issue's bound: the pool does not drain its queue
     last = err.strip().splitlines()[-1]
@@ -51,9 +50,7 @@ def test_ctrl_c_stops_cache_j2_and_it_resumes(tmp_path):
 
 def test_ctrl_c_in_train_says_how_to_resume(tmp_path):
     assert_ok(user_run(tmp_path, "synth", "data", "--videos-per-class", "2", "--size", "48x48", "--frames", "13"))
-    proc = subprocess.Popen(NEUROCV + ["train", "data", "-o", "run", "--epochs", "50", "--batch-size", "4",
-                                       "--crop", "32"], cwd=tmp_path, env=user_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = user_popen(tmp_path, "train", "data", "-o", "run", "--epochs", "50", "--batch-size", "4", "--crop", "32")
     _interrupt_when(proc, lambda: Path(tmp_path, "run", "last.pt").exists())
     err = _stderr_after_interrupt(proc, within_s=30)
     last = err.strip().splitlines()[-1]
@@ -80,8 +77,7 @@ def test_ctrl_c_in_run_stops_the_lava_worker_at_once(tmp_path, clip_factory):
     with contextlib.redirect_stdout(io.StringIO()):
         main(["export", str(tmp_path / "m.pt"), "-o", str(tmp_path / "dep"), "--no-reference"])
     shutil.copy(clip_factory("zoom_in", width=96, height=80, n_frames=40, seed=3)[0], tmp_path / "v.mp4")
-    proc = subprocess.Popen(NEUROCV + ["run", "dep"] + ["v.mp4"] * 50 + ["--json", "--ops", "ops.json"],
-                            cwd=tmp_path, env=user_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = user_popen(tmp_path, "run", "dep", *["v.mp4"] * 50, "--json", "--ops", "ops.json")
     first = proc.stdout.readline()                          # one video done: the worker is up and busy with the next
     assert '"top1"' in first, proc.stderr.read()
     proc.send_signal(signal.SIGINT)
@@ -89,3 +85,40 @@ def test_ctrl_c_in_run_stops_the_lava_worker_at_once(tmp_path, clip_factory):
     last = err.strip().splitlines()[-1]
     assert last.startswith("interrupted: the results printed so far stand; ops.json was not written")
     assert not (tmp_path / "ops.json").exists()
+
+
+_DISPOSITIONS = ("import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, "
+                 "signal.getsignal(signal.SIGQUIT) == signal.SIG_DFL)")
+
+
+def test_cli_children_get_terminal_signals_however_the_tests_were_started(tmp_path, monkeypatch):
+    """``make test &`` in a non-interactive shell, ``nohup``, many CI wrappers: the test run inherits SIGINT and
+    SIGQUIT as ignored, and an ignored disposition survives exec. The helpers that start the CLI put the defaults
+    back in the child; if they stopped doing it, the Ctrl-C tests above would fail only when started that way."""
+    import sys
+
+    from . import _cli
+
+    monkeypatch.setattr(_cli, "NEUROCV", [sys.executable, "-c", _DISPOSITIONS])
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN), signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+    try:
+        plain = subprocess.run(_cli.NEUROCV, capture_output=True, text=True, check=True)
+        ran = user_run(tmp_path)
+        started = user_popen(tmp_path)
+        started_out = started.communicate(timeout=60)[0]
+    finally:
+        signal.signal(signal.SIGINT, old[0])
+        signal.signal(signal.SIGQUIT, old[1])
+    assert plain.stdout.split() == ["False", "False"]     # the trap exists: a plain child keeps them ignored
+    assert assert_ok(ran).stdout.split() == ["True", "True"]
+    assert started.returncode == 0 and started_out.split() == ["True", "True"]
+
+
+def test_tests_that_send_sigint_start_the_cli_through_the_helpers():
+    """A test that sends SIGINT to a child it started with a bare ``subprocess.Popen`` depends on how pytest was
+    started (see above): start it with ``_cli.user_popen`` or pass ``**_cli.CHILD``."""
+    here = Path(__file__).parent
+    offenders = [f.name for f in here.rglob("test_*.py")
+                 if "SIGINT" in (t := f.read_text()) and "subprocess.Popen(" in t and "**CHILD" not in t
+                 and f.name != Path(__file__).name]
+    assert not offenders, offenders

@@ -1,9 +1,125 @@
-"""Which package stands on which: checked in a fresh interpreter, so other tests' imports cannot hide a cycle."""
+"""Which package stands on which: the import-linter contracts of pyproject.toml, import cycles (grimp), file lengths,
+and a few imports checked in a fresh interpreter, so other tests' imports cannot hide a cycle."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "neurocv"
+MAX_LINES = 500
+# what is still waiting for `neurocv/cli/` to become a package (issue 21): the two checks below marked xfail fail
+# loudly (strict) once it is done, and their markers must go
+CLI_CYCLE = {"neurocv.cli", "neurocv.cli_deploy", "neurocv.cli_energy"}
+CLI_LONG_FILE = "neurocv/cli.py"
+
+
+def import_cycles(package: str = "neurocv") -> list[list[str]]:
+    """The import cycles among ``package``'s modules: each strongly connected component of the graph of direct imports
+    (function-level ones too) that holds more than one module, as a sorted list of module names."""
+    import grimp
+
+    graph = grimp.build_graph(package)
+    succ = {m: sorted(graph.find_modules_directly_imported_by(m)) for m in sorted(graph.modules)}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    for root in succ:                    # Tarjan's algorithm, iterative (no recursion limit on a deep chain)
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            v, i = work.pop()
+            if i == 0:
+                index[v] = low[v] = len(index)
+                stack.append(v)
+                on_stack.add(v)
+            if i < len(succ[v]):
+                work.append((v, i + 1))
+                w = succ[v][i]
+                if w not in index:
+                    work.append((w, 0))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1:
+                    cycles.append(sorted(comp))
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[v])
+    return sorted(cycles)
+
+
+def long_files() -> dict[str, int]:
+    """Every ``.py`` file under ``neurocv/`` longer than :data:`MAX_LINES` lines, with its length."""
+    lengths = {str(f.relative_to(REPO)): len(f.read_text().splitlines()) for f in PACKAGE.rglob("*.py")}
+    return {f: n for f, n in sorted(lengths.items()) if n > MAX_LINES}
+
+
+def test_import_contracts_hold(capsys):
+    """pyproject.toml's [tool.importlinter] contracts: the layers, hardware/ not importing exporters/, no torch under
+    the Lava worker. On failure the report below names every import that breaks one."""
+    from importlinter.cli import lint_imports
+
+    code = lint_imports(config_filename=str(REPO / "pyproject.toml"), no_cache=True, no_logo=True)
+    report = capsys.readouterr().out
+    assert code == 0, report
+    assert "0 broken" in report, report
+
+
+def test_the_cycle_check_finds_a_cycle():
+    """The cycle finder itself, on a three-module circle and a self-contained tail."""
+    import grimp
+
+    graph = grimp.ImportGraph()
+    for m in ("p", "p.a", "p.b", "p.c", "p.d"):
+        graph.add_module(m)
+    for a, b in (("p.a", "p.b"), ("p.b", "p.c"), ("p.c", "p.a"), ("p.d", "p.a")):
+        graph.add_import(importer=a, imported=b)
+    from unittest import mock
+
+    with mock.patch("grimp.build_graph", return_value=graph):
+        assert import_cycles("p") == [["p.a", "p.b", "p.c"]]
+
+
+def test_no_import_cycle_outside_the_cli():
+    cycles = [c for c in import_cycles() if not set(c) <= CLI_CYCLE]
+    assert not cycles, f"{len(cycles)} import cycle(s): {cycles}"
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="the CLI cycle: neurocv.cli <-> neurocv.cli_deploy / neurocv.cli_energy (the sub-command "
+                          "modules import app, check_out_dir, on_interrupt, wide from cli.py), until neurocv/cli/ is "
+                          "a package; then remove this marker")
+def test_no_import_cycle_at_all():
+    cycles = import_cycles()
+    assert not cycles, f"{len(cycles)} import cycle(s): {cycles}"
+
+
+def test_no_file_over_500_lines_besides_cli():
+    too_long = {f: n for f, n in long_files().items() if f != CLI_LONG_FILE}
+    assert not too_long, f"split these (at most {MAX_LINES} lines a file): {too_long}"
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="neurocv/cli.py is over 500 lines until neurocv/cli/ is a package; then remove this marker")
+def test_no_file_over_500_lines():
+    too_long = long_files()
+    assert not too_long, f"split these (at most {MAX_LINES} lines a file): {too_long}"
 
 
 def _modules_after(imports: str) -> set[str]:

@@ -172,7 +172,8 @@ def transcode(src: str | Path, dst: str | Path, size: tuple[int, int] | None = (
     (``size=None`` keeps the native size; odd sizes are rounded down to even). Frames are streamed, not held."""
     import av
 
-    from .reader import _open
+    from .decoder import rgb24
+    from .index import _open
 
     src, dst = Path(src), Path(dst)
     container = _open(src)
@@ -184,7 +185,7 @@ def transcode(src: str | Path, dst: str | Path, size: tuple[int, int] | None = (
         with VideoWriter(dst, w, h, rate, codec, gop_size, max_b_frames, qscale) as writer:
             try:
                 for frame in container.decode(stream):
-                    writer.write(frame.to_ndarray(width=w, height=h, format="rgb24"))
+                    writer.write(rgb24(frame, w, h))
             except av.error.FFmpegError as exc:
                 raise VideoDecodeError(f"{src}: corrupt data after {writer.frames} frames: {exc}") from None
             if writer.frames == 0:

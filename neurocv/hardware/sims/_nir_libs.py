@@ -1,5 +1,5 @@
 """Shared shell of the adapters that run the portable NIR file in an SNN library with its own importer (norse,
-snnTorch, nirtorch): the loading and running code is :mod:`neurocv.exporters.nir_check`'s."""
+snnTorch, nirtorch): the loading and running code is in :mod:`neurocv.hardware.nir_libraries`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class NIRLibrarySimulator(Simulator):
         import nir
         import torch
 
-        from ...exporters.nir_check import load_library
+        from ..nir_libraries import load_library
         from ..stm_spec import load_stm_spec
 
         self.name = self.library
@@ -42,7 +42,7 @@ class NIRLibrarySimulator(Simulator):
             self.specs[m], self.paths[m] = spec, f.nir
 
     def run(self, stm: str, x) -> SimRun:
-        from ...exporters.nir_check import run_library
+        from ..nir_libraries import run_library
 
         t0 = time.perf_counter()
         run = run_library(self.library, self.paths[stm], self.specs[stm], x, dtype=self.dtype,

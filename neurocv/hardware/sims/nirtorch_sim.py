@@ -1,5 +1,5 @@
-"""nirtorch 2.6 on the portable NIR file of a LIF STM, with its own importer; the loading and running code is
-:mod:`neurocv.exporters.nir_check`'s."""
+"""nirtorch 2.6 on the portable NIR file of a LIF STM, with its own importer; the loading and running code is in
+:mod:`neurocv.hardware.nir_libraries`."""
 
 from __future__ import annotations
 

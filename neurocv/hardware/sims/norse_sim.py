@@ -1,5 +1,5 @@
-"""norse 1.1 on the portable NIR file of a LIF STM, with its own importer; the loading and running code is
-:mod:`neurocv.exporters.nir_check`'s."""
+"""norse 1.1 on the portable NIR file of a LIF STM, with its own importer; the loading and running code is in
+:mod:`neurocv.hardware.nir_libraries`."""
 
 from __future__ import annotations
 

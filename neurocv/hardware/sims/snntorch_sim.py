@@ -1,5 +1,5 @@
-"""snnTorch 1.0 on the portable NIR file of a LIF STM, with its own importer; the loading and running code is
-:mod:`neurocv.exporters.nir_check`'s."""
+"""snnTorch 1.0 on the portable NIR file of a LIF STM, with its own importer; the loading and running code is in
+:mod:`neurocv.hardware.nir_libraries`."""
 
 from __future__ import annotations
 

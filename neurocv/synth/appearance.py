@@ -15,14 +15,15 @@ frames, GOP 12), which show the object in 3 poses, so a model that reads every s
 motion too (stm-tiny's I-frame-only row: 36 %, ``docs/learning.md``). Motion vectors show the motion but
 hardly the texture (the object's outline is the same for every texture): at best about 1 in 3 (33 %). Residuals carry
 some of the texture's edges. Only appearance and motion together can tell all twelve (chance 8.3 %).
-Backgrounds, camera noise and codec settings are those of the motion-only set (:mod:`neurocv.synth`).
+Backgrounds, camera noise and codec settings are those of the motion-only set (:mod:`neurocv.synth.render`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from .render import render_clip
 
 __all__ = ["TEXTURES", "MOTIONS", "AM_CLASSES", "render_am_clip", "texture"]
 
@@ -70,8 +71,6 @@ def texture(family: str, rng: np.random.Generator, h: int, w: int) -> np.ndarray
 
 def render_am_clip(cls: str, rng: np.random.Generator, width: int = 112, height: int = 112, n_frames: int = 36):
     """Render one clip of class ``cls`` (``<texture>_<motion>``, see the module doc); a :class:`RenderedClip`."""
-    from .synth import render_clip
-
     if cls not in AM_CLASSES:
         raise ConfigError(f"unknown class {cls!r}; expected one of {', '.join(AM_CLASSES)}")
     family, motion = cls.split("_")
