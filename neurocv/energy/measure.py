@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, NeuroCVError
-from .counter import LayerCount, count_ops, measure_stm
+from .counter import LayerCount, ann_counts as _ann_counts, count_ops, measure_stm
 from .profiles import HardwareProfile
 from .report import EnergyReport
 
@@ -117,14 +117,6 @@ def resolve_model(spec: str, num_classes: int | None = None) -> tuple[str, nn.Mo
         return "checkpoint", model, {"weights": f"checkpoint {path}", "train_config": ckpt.get("train_config", {})}
     raise ConfigError(f"unknown model {spec!r}: not a registered variant ({', '.join(list_models())}), a baseline "
                       f"({', '.join(list_cards())}) or an existing checkpoint file")
-
-
-def _ann_counts(model: nn.Module, segments: int, size: tuple[int, int]) -> list[LayerCount]:
-    with torch.device("meta"):
-        meta = type(model)(model.config)
-    x = {k: torch.zeros(1, segments, c, *size, device="meta") for k, c in (("i", 3), ("mv", 2), ("r", 3))}
-    meta.eval()
-    return count_ops(meta, lambda: meta(x["i"], x["mv"], x["r"]))
 
 
 def _effective_counts(model: nn.Module, i: torch.Tensor, mv: torch.Tensor, r: torch.Tensor) -> dict[str, LayerCount]:

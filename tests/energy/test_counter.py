@@ -69,7 +69,7 @@ def test_attention_module_per_layer():
 
 def test_network_total_matches_count_macs():
     with torch.device("meta"):
-        model = create_model("stm-tiny")
+        model = create_model("stm-tiny").eval()      # the deployed network (no training-only probes)
     x = [torch.zeros(1, 4, c, 112, 112, device="meta") for c in (3, 2, 3)]
     recs = count_ops(model, lambda: model(*x))
     assert sum(r.macs for r in recs) == count_macs(model, (112, 112), segments=4)
