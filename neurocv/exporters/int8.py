@@ -62,6 +62,11 @@ _ELEMENTWISE = {"Add", "Sub", "Mul", "Relu", "LeakyRelu", "Max", "Min", "Neg", "
                 "Less", "Greater", "And", "Or"}
 
 
+def arithmetic_float_ops(kept: list[dict]) -> list[str]:
+    """The operator types of a ``kept_float`` list that compute (data movement left out)."""
+    return [k["op"] for k in kept if k["op"] not in _DATA_MOVEMENT]
+
+
 def _float_reason(op: str) -> str:
     if op in FLOAT_REASONS:
         return FLOAT_REASONS[op]
