@@ -2,7 +2,9 @@
 
 * ``neurocv export CKPT -o DEPLOY/`` - ONNX + NIR + manifest, validated
   (:func:`neurocv.exporters.deploy.export_deployment`)
-* ``neurocv run DEPLOY VIDEO... --backend lava-float|lava-fixed|torch [--check] [--json] [--ops FILE]`` - the
+* ``neurocv fit DEPLOY [--chips N] [--system kapoho-point|FILE] [--from-run OPS.json] [--json]`` - the STM layers
+  placed on a multi-chip Loihi 2 system (:mod:`neurocv.hardware.placement`)
+* ``neurocv run DEPLOY VIDEO... --backend lava-float|lava-fixed|torch [--ann float|int8] [--check] [--json] [--ops FILE]`` - the
   stitched runtime (:mod:`neurocv.runtime`). A video that fails is reported on stderr (one line) and the others
   still run; the exit status is 1 if any video failed. A deployment or backend that cannot start is fatal (exit 2).
 """
@@ -178,6 +180,33 @@ def register(app, out, err) -> None:
             err.print(f"{failed} of {len(videos)} video(s) failed", highlight=False)
             raise typer.Exit(1)
 
+    @app.command("fit")
+    def fit_cmd(deploy: Path,
+                chips: Optional[int] = typer.Option(None, "--chips", help="Place on exactly N chips (default: "
+                                                    "the fewest that hold the STMs)."),
+                system: str = typer.Option("loihi2", "--system", help="loihi2 (any number of chips), "
+                                           "kapoho-point (8 Loihi 2 chips), or a chip / system JSON file."),
+                from_run: Optional[Path] = typer.Option(None, "--from-run", help="Spike counts of a run "
+                                                        "(`neurocv run ... --ops OPS.json`) for the cross-chip "
+                                                        "traffic (default: the all-spiking bound)."),
+                as_json: bool = typer.Option(False, "--json", help="Print the placement as one JSON object.")):
+        """Place a deployment's STM layers on the cores of a multi-chip Loihi 2 system: cores per chip, layers
+        split across chips, and the spikes that cross chips per time step."""
+        from .hardware.placement import load_system, place, spikes_from_run
+        from .runtime import Deployment
+
+        sysm = load_system(system)                 # an unknown system: one line, before reading anything else
+        dep = Deployment.load(deploy, ann=None)
+        spikes, source = spikes_from_run(from_run) if from_run is not None else (None, None)
+        placement = place(list(dep.specs.values()), sysm, chips=chips, spikes_per_step=spikes,
+                          spikes_source=source)
+        report = {"deployment": str(deploy), "model": dep.manifest["model"]["name"],
+                  "input": {"segments": dep.segments, "crop": dep.crop}, **placement.to_dict()}
+        if as_json:
+            print(json.dumps(report))
+            return
+        _print_placement(out, report)
+
     @app.command("crosscheck")
     def crosscheck_cmd(deploy: Path, videos: List[Path],
                        simulators: Optional[str] = typer.Option(
@@ -202,6 +231,37 @@ def register(app, out, err) -> None:
             print(json.dumps(report))
             return
         _print_crosscheck(out, report)
+
+
+def _print_placement(out, r: dict) -> None:
+    """The placement as two tables (cores per chip and layer; chip-to-chip spikes per step) and its assumptions."""
+    from rich.table import Table
+
+    from .cli import wide
+
+    out.print(f"{r['model']} ({r['input']['segments']} time steps, {r['input']['crop']}x{r['input']['crop']}): "
+              f"{r['message']}", highlight=False)
+    chips = Table(title="cores per chip and layer", title_justify="left")
+    chips.add_column("layer")
+    chips.add_column("neurons", justify="right")
+    for k in range(r["chips"]):
+        chips.add_column(f"chip {k}", justify="right")
+    for layer in r["layers"]:
+        chips.add_row(layer["name"], f"{layer['neurons']:,}",
+                      *[str(layer["chips"].get(str(k), "")) for k in range(r["chips"])])
+    chips.add_row("cores", "", *[f"{c} / {r['chip_limits']['cores_per_chip']}" for c in r["cores_per_chip"]])
+    console = wide(out, 120)
+    console.print(chips)
+    if r["traffic"]:
+        traffic = Table(title=f"spikes per time step ({r['spikes_source']})", title_justify="left")
+        for col in ("from", "to", "spikes", "cross chips"):
+            traffic.add_column(col, justify="left" if col in ("from", "to") else "right")
+        for t in r["traffic"]:
+            traffic.add_row(t["layer"], t["to"], f"{t['spikes_per_step']:,.0f}",
+                            f"{t['cross_chip_spikes_per_step']:,.0f}")
+        console.print(traffic)
+    for a in r["assumptions"]:
+        out.print(f"[dim]assumption: {a}[/]", highlight=False, soft_wrap=True)
 
 
 def _print_check_summary(out, results: list[dict], dep) -> None:

@@ -147,9 +147,10 @@ class Deployment:
         self.modalities: tuple[str, ...] = tuple(manifest["model"]["config"]["modalities"])
 
     @classmethod
-    def load(cls, path: str | Path, ann: str = "float") -> "Deployment":
+    def load(cls, path: str | Path, ann: str | None = "float") -> "Deployment":
         """``ann``: which ANN partition runs, ``"float"`` (``ann.onnx``) or ``"int8"`` (``ann.int8.onnx``, written
-        by ``neurocv export --int8``; a deployment without it raises one line)."""
+        by ``neurocv export --int8``; a deployment without it raises one line); ``None``: no ANN session (the
+        spiking partition only, e.g. for placement)."""
         from . import __version__
         from .exporters.deploy import FORMAT
         from .hardware.onnx_backend import OnnxSession
@@ -174,7 +175,7 @@ class Deployment:
             spiking = manifest["partition"]["spiking"]
             manifest["input"]["crop"], manifest["model"]["classes"]
             onnx_file = manifest["onnx"]["file"]
-            if ann not in ANN_PRECISIONS:
+            if ann is not None and ann not in ANN_PRECISIONS:
                 raise DeploymentError(f"--ann must be one of {', '.join(ANN_PRECISIONS)}, got {ann!r}")
             if ann == "int8":
                 if not manifest["onnx"].get("int8"):
@@ -207,13 +208,15 @@ class Deployment:
             if info.get("role") == "reference" and not (path / name).exists():
                 continue
             _verify_file(path / name, info, hash_it=info.get("role") != "reference")
-        _check_onnx_external_data(path, path / onnx_file, files)
-        session = OnnxSession(path / onnx_file)
-        for kind, want, got in (("input", boundary, session.inputs), ("output", outputs, session.outputs)):
-            got_s = {n: [d if isinstance(d, int) else "B" for d in s] for n, s in got.items()}
-            if got_s != want:
-                raise DeploymentError(f"{path / onnx_file}: {kind}s {got_s} do not match the "
-                                      f"manifest's {want}")
+        session = None
+        if ann is not None:          # None: the spiking partition only (placement), no onnxruntime session
+            _check_onnx_external_data(path, path / onnx_file, files)
+            session = OnnxSession(path / onnx_file)
+            for kind, want, got in (("input", boundary, session.inputs), ("output", outputs, session.outputs)):
+                got_s = {n: [d if isinstance(d, int) else "B" for d in s] for n, s in got.items()}
+                if got_s != want:
+                    raise DeploymentError(f"{path / onnx_file}: {kind}s {got_s} do not match the "
+                                          f"manifest's {want}")
         specs = {}
         for m, info in spiking.items():
             spec = load_stm_spec(path / info["file"])

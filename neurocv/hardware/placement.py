@@ -132,7 +132,8 @@ class Placement:
         c = self.system.chip
         return (f"placed on {self.chips} {c.name} chip{'s' * (self.chips != 1)}"
                 + (f" of {self.system.name}'s {self.system.chips}" if self.system.chips else "")
-                + f": {' + '.join(map(str, self.cores_per_chip))} = {self.cores} cores at {c.cores_per_chip} a chip; "
+                + (f": {' + '.join(map(str, self.cores_per_chip))} = " if self.chips > 1 else ": ")
+                + f"{self.cores} cores at {c.cores_per_chip} a chip; "
                 f"{self.cross_chip_spikes_per_step:,.0f} spikes cross chips per time step ({self.spikes_source})")
 
     def to_dict(self) -> dict:
