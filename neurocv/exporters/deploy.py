@@ -92,7 +92,9 @@ def _load_source(source, classes, segments, crop, name):
 
     if is_variant_name(source):
         torch.manual_seed(0)
-        source, name = create_model(str(source)).eval(), name or str(source)
+        size = {"input_size": (crop, crop)} if crop else {}
+        name = name or str(source)
+        source = create_model(str(source), **size, **({"segments": segments} if segments else {})).eval()
         untrained = True
     else:
         untrained = False
@@ -284,6 +286,11 @@ def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None 
         raise DeploymentError(f"{len(classes)} class names for a model with {model.config.num_classes} classes")
     model.eval().set_surrogate(False)
     part = partition_model(model, segments, (crop, crop))
+    calib = None
+    if int8:                 # the clips first: a calibration set without readable clips fails before any work
+        from .int8 import prepare_calibration
+
+        calib = prepare_calibration(part, calib_data, calibration_clips, accumulate, seed, say)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     os.chmod(tmp_dir, 0o777 & ~_umask())   # mkdtemp makes 0700: give the folder the permissions mkdir would
@@ -304,8 +311,7 @@ def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None 
         if int8:
             from .int8 import export_int8
 
-            int8_report = export_int8(part, tmp_dir, calib_data, calibration_clips, accumulate, seed, say,
-                                      label=str(out_dir / "ann.int8.onnx"))
+            int8_report = export_int8(part, tmp_dir, calib, say, label=str(out_dir / "ann.int8.onnx"))
         if reference:
             from safetensors.torch import save_file
 

@@ -31,7 +31,7 @@ from .._io import atomic_path
 from ..errors import EquivalenceError, ExportError
 from .partition import ANN_OUTPUT, Partition
 
-__all__ = ["INT8_FILE", "QUANTIZED_OPS", "FLOAT_REASONS", "Int8Tolerance", "INT8_TOLERANCE", "quantize_ann", "export_int8",
+__all__ = ["INT8_FILE", "QUANTIZED_OPS", "FLOAT_REASONS", "Int8Tolerance", "INT8_TOLERANCE", "quantize_ann", "export_int8", "prepare_calibration", "Calibration",
            "validate_int8", "quantized_op_types", "kept_float", "int8_macs"]
 
 INT8_FILE = "ann.int8.onnx"
@@ -318,35 +318,53 @@ def random_feeds(part: Partition, n: int, seed: int) -> list[dict]:
             for k in range(n)]
 
 
-def export_int8(part: Partition, folder: Path, data: Path | None, n_clips: int | None, accumulate: bool, seed: int,
-                say, label: str) -> dict:
-    """Calibrate, quantize and validate ``folder/ann.onnx`` into ``folder/ann.int8.onnx``. Returns
-    ``{"manifest": ..., "validation": ...}`` (the manifest's ``onnx.int8`` entry and the validation report)."""
+@dataclass
+class Calibration:
+    """The clips an int8 export calibrates on and validates with (ANN-partition feeds, batch 1 each)."""
+
+    feeds: list
+    source: str
+    skipped: int
+    check: list
+    check_source: str
+    real: bool
+
+
+def prepare_calibration(part: Partition, data: Path | None, n_clips: int | None, accumulate: bool, seed: int,
+                        say=lambda text: None) -> Calibration:
+    """Read the calibration and validation clips (before anything is exported, so that a calibration set without
+    readable clips fails at once): ``n_clips`` of the train split of ``data`` spread over it and up to
+    :data:`VALIDATION_CLIPS` of its test split (the calibration clips where it has none), or, for ``data=None``
+    (an untrained variant), random clips."""
     from ..errors import DatasetError
 
     if data is None:
         n = n_clips or RANDOM_CALIBRATION_CLIPS
-        say(f"int8: calibrating on {n} random clips (untrained weights)")
-        calib, calib_desc, skipped = random_feeds(part, n, seed + 1000), f"{n} random clips (seed {seed + 1000})", 0
-        check = random_feeds(part, 4, seed + 2000)
-        check_desc, real = f"4 random clips (seed {seed + 2000})", False
-    else:
-        n = n_clips or CALIBRATION_CLIPS
-        say(f"int8: calibrating on {n} clips of {data} (train split)")
-        calib, skipped = dataset_feeds(part, data, "train", n, accumulate)
-        calib_desc = f"{len(calib)} clips of {data} (train split, spread over it; test-time transform)"
-        try:
-            check, check_skipped = dataset_feeds(part, data, "test", VALIDATION_CLIPS, accumulate)
-            check_desc, real = f"{len(check)} clips of {data} (test split)", True
-        except DatasetError:          # no test split there: the calibration clips themselves
-            check, check_desc, real = calib, f"the {len(calib)} calibration clips ({data} has no readable test " \
-                                             f"split)", True
-    info = quantize_ann(folder / "ann.onnx", folder / INT8_FILE, calib)
-    say(f"int8: validating against torch on {check_desc}")
-    validation = validate_int8(folder / INT8_FILE, part, check, real, label=label)
-    validation["clips_desc"] = check_desc
-    manifest = {"file": INT8_FILE, **info["settings"], "calibration": {"clips": len(calib), "skipped": skipped,
-                                                                       "source": calib_desc},
+        return Calibration(random_feeds(part, n, seed + 1000), f"{n} random clips (seed {seed + 1000})", 0,
+                           random_feeds(part, 4, seed + 2000), f"4 random clips (seed {seed + 2000})", False)
+    n = n_clips or CALIBRATION_CLIPS
+    say(f"int8: reading {n} calibration clips of {data} (train split)")
+    feeds, skipped = dataset_feeds(part, data, "train", n, accumulate)
+    source = f"{len(feeds)} clips of {data} (train split, spread over it; test-time transform)"
+    try:
+        say(f"int8: reading up to {VALIDATION_CLIPS} validation clips of {data} (test split)")
+        check, _ = dataset_feeds(part, data, "test", VALIDATION_CLIPS, accumulate)
+        check_source = f"{len(check)} clips of {data} (test split)"
+    except DatasetError:          # no (readable) test split there: the calibration clips themselves
+        check, check_source = feeds, f"the {len(feeds)} calibration clips ({data} has no readable test split)"
+    return Calibration(feeds, source, skipped, check, check_source, True)
+
+
+def export_int8(part: Partition, folder: Path, calib: Calibration, say, label: str) -> dict:
+    """Quantize ``folder/ann.onnx`` into ``folder/ann.int8.onnx`` on ``calib`` and validate it. Returns
+    ``{"manifest": ..., "validation": ...}`` (the manifest's ``onnx.int8`` entry and the validation report)."""
+    say(f"int8: quantizing, calibrated on {calib.source}")
+    info = quantize_ann(folder / "ann.onnx", folder / INT8_FILE, calib.feeds)
+    say(f"int8: validating against torch on {calib.check_source}")
+    validation = validate_int8(folder / INT8_FILE, part, calib.check, calib.real, label=label)
+    validation["clips_desc"] = calib.check_source
+    manifest = {"file": INT8_FILE, **info["settings"],
+                "calibration": {"clips": len(calib.feeds), "skipped": calib.skipped, "source": calib.source},
                 "quantized_ops": info["quantized_ops"], "kept_float": info["kept_float"],
                 "macs": ann_int8_macs(part, info["quantized_ops"]),
                 "validation": {k: validation[k] for k in ("clips", "same_top1", "agreement", "max_abs_logit_diff")},
