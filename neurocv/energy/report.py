@@ -308,8 +308,8 @@ class EnergyReport:
             console.print(line, soft_wrap=True, highlight=False)
         for note in [self.count_note, f"inputs: {self.inputs}", *self.notes,
                      *(f"source: {s}" for s in self.profile.sources),
-                     *(f"source ({self.int8_profile.name}): {s}" for s in self.int8_profile.sources
-                       if self.has_int8)]:
+                     *(f"source ({self.int8_profile.name}): {s}"
+                       for s in (self.int8_profile.sources if self.has_int8 else ()))]:
             if note:
                 console.print(f"[dim]{note}[/]", soft_wrap=True, highlight=False)
 
