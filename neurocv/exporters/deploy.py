@@ -290,7 +290,8 @@ def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None 
     if int8:                 # the clips first: a calibration set without readable clips fails before any work
         from .int8 import prepare_calibration
 
-        calib = prepare_calibration(part, calib_data, calibration_clips, accumulate, seed, say)
+        calib = prepare_calibration(part, calib_data, calibration_clips, accumulate, seed, say,
+                                    trained=not info["untrained"])
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     os.chmod(tmp_dir, 0o777 & ~_umask())   # mkdtemp makes 0700: give the folder the permissions mkdir would

@@ -331,11 +331,12 @@ class Calibration:
 
 
 def prepare_calibration(part: Partition, data: Path | None, n_clips: int | None, accumulate: bool, seed: int,
-                        say=lambda text: None) -> Calibration:
+                        say=lambda text: None, trained: bool = True) -> Calibration:
     """Read the calibration and validation clips (before anything is exported, so that a calibration set without
     readable clips fails at once): ``n_clips`` of the train split of ``data`` spread over it and up to
     :data:`VALIDATION_CLIPS` of its test split (the calibration clips where it has none), or, for ``data=None``
-    (an untrained variant), random clips."""
+    (an untrained variant), random clips. Top-1 agreement is held to the tolerance only for a trained model on real
+    clips (``trained``): an untrained model's near-uniform logits have no meaningful top-1."""
     from ..errors import DatasetError
 
     if data is None:
@@ -352,7 +353,7 @@ def prepare_calibration(part: Partition, data: Path | None, n_clips: int | None,
         check_source = f"{len(check)} clips of {data} (test split)"
     except DatasetError:          # no (readable) test split there: the calibration clips themselves
         check, check_source = feeds, f"the {len(feeds)} calibration clips ({data} has no readable test split)"
-    return Calibration(feeds, source, skipped, check, check_source, True)
+    return Calibration(feeds, source, skipped, check, check_source, trained)
 
 
 def export_int8(part: Partition, folder: Path, calib: Calibration, say, label: str) -> dict:
