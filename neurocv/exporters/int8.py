@@ -31,8 +31,10 @@ from .._io import atomic_path
 from ..errors import EquivalenceError, ExportError
 from .partition import ANN_OUTPUT, Partition
 
-__all__ = ["INT8_FILE", "QUANTIZED_OPS", "FLOAT_REASONS", "Int8Tolerance", "INT8_TOLERANCE", "quantize_ann", "export_int8", "prepare_calibration", "Calibration",
-           "validate_int8", "quantized_op_types", "kept_float", "int8_macs"]
+__all__ = ["INT8_FILE", "QUANTIZED_OPS", "FLOAT_REASONS", "Int8Tolerance", "INT8_TOLERANCE", "quantize_ann",
+           "export_int8", "prepare_calibration", "Calibration", "validate_int8", "quantized_op_types", "kept_float",
+           "int8_macs", "int8_kinds", "ann_int8_macs", "calibration_source", "dataset_feeds", "random_feeds",
+           "arithmetic_float_ops"]
 
 INT8_FILE = "ann.int8.onnx"
 #: the operator types quantized (weights int8 per channel, activations uint8)
