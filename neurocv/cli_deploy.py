@@ -5,8 +5,9 @@
 * ``neurocv fit DEPLOY [--chips N] [--system kapoho-point|FILE] [--from-run OPS.json] [--json]`` - the STM layers
   placed on a multi-chip Loihi 2 system (:mod:`neurocv.hardware.placement`)
 * ``neurocv run DEPLOY VIDEO... --backend lava-float|lava-fixed|torch [--ann float|int8] [--check] [--json]
-  [--ops FILE]`` - the stitched runtime (:mod:`neurocv.runtime`). A video that fails is reported on stderr (one line) and the others
-  still run; the exit status is 1 if any video failed. A deployment or backend that cannot start is fatal (exit 2).
+  [--ops FILE]`` - the stitched runtime (:mod:`neurocv.runtime`). A video that fails is reported on stderr (one
+  line) and the others still run; the exit status is 1 if any video failed. A deployment or backend that cannot
+  start is fatal (exit 2).
 """
 
 from __future__ import annotations
