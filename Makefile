@@ -71,6 +71,7 @@ bench: env env-lava
 	$(PY) benchmarks/bench_reader_compare.py --out benchmarks/results/reader_compare.json
 	$(PY) benchmarks/bench_model.py --out benchmarks/results/model.json
 	$(PY) benchmarks/bench_deploy.py --out benchmarks/results/deploy.json
+	$(PY) benchmarks/bench_int8.py --out benchmarks/results/deploy_int8.json
 
 clean:
 	rm -rf $(DEMO) .pytest_cache

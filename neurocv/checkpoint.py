@@ -7,7 +7,8 @@ of those (it imports only torch and the model registry), so none of them needs t
 A checkpoint is a dict of tensors and plain Python values:
 ``format`` ("neurocv-checkpoint"), ``version``, ``model`` (registered name), ``config`` (dict of the model config),
 ``classes`` (list of str), ``state_dict``, and for resuming ``epoch``, ``optimizer``, ``scheduler``, ``rng``,
-``metrics`` (list of per-epoch dicts), ``best_top1``, ``train_config``.
+``metrics`` (list of per-epoch dicts), ``best_top1``, ``train_config``, ``data`` (the training data folder,
+resolved; int8 calibration at export reads its clips).
 """
 
 from __future__ import annotations

@@ -2,9 +2,12 @@
 
 * ``neurocv export CKPT -o DEPLOY/`` - ONNX + NIR + manifest, validated
   (:func:`neurocv.exporters.deploy.export_deployment`)
-* ``neurocv run DEPLOY VIDEO... --backend lava-float|lava-fixed|torch [--check] [--json] [--ops FILE]`` - the
-  stitched runtime (:mod:`neurocv.runtime`). A video that fails is reported on stderr (one line) and the others
-  still run; the exit status is 1 if any video failed. A deployment or backend that cannot start is fatal (exit 2).
+* ``neurocv fit DEPLOY [--chips N] [--system kapoho-point|FILE] [--from-run OPS.json] [--json]`` - the STM layers
+  placed on a multi-chip Loihi 2 system (:mod:`neurocv.hardware.placement`)
+* ``neurocv run DEPLOY VIDEO... --backend lava-float|lava-fixed|torch [--ann float|int8] [--check] [--json]
+  [--ops FILE]`` - the stitched runtime (:mod:`neurocv.runtime`). A video that fails is reported on stderr (one
+  line) and the others still run; the exit status is 1 if any video failed. A deployment or backend that cannot
+  start is fatal (exit 2).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import typer
 from ._io import atomic_open
 from .errors import NeuroCVError
 from .runtime import BACKENDS
+
+#: the float operators named on the console after an int8 export (every one, with its reason, is in the manifest)
+FLOAT_SHOWN = ("Softmax", "LayerNormalization", "BatchNormalization", "Erf", "Gelu", "ReduceMean", "Div")
 
 
 def register(app, out, err) -> None:
@@ -37,18 +43,36 @@ def register(app, out, err) -> None:
                                                        help="Also write lava-dl netx files (stm_*.net; default: "
                                                             "for neuron=lif models; --netx fails for the paper's "
                                                             "STM)."),
+                   int8: bool = typer.Option(False, "--int8", help="Also write ann.int8.onnx: the ANN partition "
+                                             "quantized to int8 (QDQ), calibrated and validated against torch."),
+                   calibrate: Optional[Path] = typer.Option(None, "--calibrate", help="Dataset whose train split "
+                                                            "calibrates --int8 (default: the checkpoint's "
+                                                            "training data)."),
+                   calibration_clips: Optional[int] = typer.Option(None, "--calibration-clips", min=1,
+                                                                   help="Calibration clips (default 64; 8 random "
+                                                                        "ones for a variant name)."),
                    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON.")):
-        """Export a checkpoint for deployment: ann.onnx, stm_mv.nir, stm_residual.nir, manifest.json."""
+        """Export a checkpoint for deployment: ann.onnx, stm_mv.nir, stm_residual.nir, manifest.json. CHECKPOINT
+        may be a registered variant (stm-base): random weights, for sizing, placement and speed."""
         from .cli import check_checkpoint_arg, check_out_dir, on_interrupt
-        from .exporters.deploy import export_deployment
+        from .exporters.deploy import export_deployment, is_variant_name
 
         if dt_s <= 0:
             raise typer.BadParameter(f"must be > 0 seconds, got {dt_s:g}", param_hint="'--dt'")
-        check_checkpoint_arg(checkpoint)
+        if (calibrate is not None or calibration_clips is not None) and not int8:
+            raise typer.BadParameter("only with --int8", param_hint="'--calibrate' / '--calibration-clips'")
+        if is_variant_name(checkpoint):
+            err.print(f"note: {checkpoint} is a registered variant: its weights are random (seed 0), untrained; "
+                      f"the deployment is for sizing, placement and speed, not for accuracy", highlight=False)
+        else:
+            check_checkpoint_arg(checkpoint)
         check_out_dir(out_dir, "--out")
         on_interrupt(f"nothing was written ({out_dir} is as it was); run the same command again to export")
-        manifest = export_deployment(checkpoint, out_dir, segments=segments, crop=crop, dt_s=dt_s,
-                                     reference=reference, netx=netx)
+        with err.status("exporting") as status:
+            manifest = export_deployment(checkpoint, out_dir, segments=segments, crop=crop, dt_s=dt_s,
+                                         reference=reference, netx=netx, int8=int8, calibrate=calibrate,
+                                         calibration_clips=calibration_clips,
+                                         progress=lambda text: status.update(text))
         report = json.loads((out_dir / "validation.json").read_text())
         if as_json:
             print(json.dumps(manifest))
@@ -76,6 +100,20 @@ def register(app, out, err) -> None:
                       highlight=False)
         for fit in (manifest.get("fit") or {}).values():
             out.print(f"  STMs {fit['message']}", highlight=False)
+        if manifest.get("placement"):
+            out.print(f"  STMs {manifest['placement']['message']}", highlight=False)
+        q = manifest["onnx"].get("int8")
+        if q:
+            v, files = report["int8"], manifest["files"]
+            ratio = files["ann.onnx"]["bytes"] / files[q["file"]]["bytes"]
+            out.print(f"  int8 {q['file']}: {ratio:.1f}x smaller than ann.onnx; calibrated on "
+                      f"{q['calibration']['source']}", highlight=False)
+            out.print(f"  int8 vs torch on {v['clips_desc']}: {v['same_top1']}/{v['clips']} same top-1, max |logit "
+                      f"diff| {v['max_abs_logit_diff']:.3g} (largest |logit| {v['max_abs_logit']:.3g})",
+                      highlight=False)
+            out.print("  int8: kept float: " + ", ".join(k["op"] for k in q["kept_float"]
+                                                           if k["op"] in FLOAT_SHOWN) + " (reasons in manifest.json)",
+                      highlight=False)
 
     @app.command("run")
     def run_cmd(deploy: Path, videos: List[Path],
@@ -84,24 +122,30 @@ def register(app, out, err) -> None:
                 check: bool = typer.Option(False, "--check", help="Also run the torch model; report differences."),
                 as_json: bool = typer.Option(False, "--json", help="One JSON object per video (JSON lines)."),
                 ops: Optional[Path] = typer.Option(None, "--ops", help="Write the operation counts (JSON) here."),
-                top: int = typer.Option(5, "--top", min=1, max=5)):
+                top: int = typer.Option(5, "--top", min=1, max=5),
+                ann: str = typer.Option("float", "--ann", help="ANN partition: float (ann.onnx) or int8 "
+                                        "(ann.int8.onnx, from `export --int8`).")):
         """Classify videos with a deployment: reader -> STMs (Lava or torch) -> onnxruntime -> top-5."""
         from .cli import check_out_file, on_interrupt
-        from .runtime import Deployment
+        from .runtime import ANN_PRECISIONS, Deployment
 
         if backend not in BACKENDS:
             raise typer.BadParameter(f"{backend!r} is not one of {', '.join(BACKENDS)}", param_hint="'--backend'")
+        if ann not in ANN_PRECISIONS:
+            raise typer.BadParameter(f"{ann!r} is not one of {', '.join(ANN_PRECISIONS)}", param_hint="'--ann'")
         if ops is not None:
             check_out_file(ops, "--ops")
-        dep = Deployment.load(deploy)
+        dep = Deployment.load(deploy, ann=ann)
         on_interrupt("the results printed so far stand" + (f"; {ops} was not written" if ops else "") +
                      "; run again with the videos not yet listed")
         failed = 0
+        results: list[dict] = []
 
         def one(video: Path) -> None:
             nonlocal failed
             try:
                 r = session.run_video(video)
+                results.append(r)
             except NeuroCVError as exc:
                 failed += 1
                 err.print(f"error: {video}: {exc}" if str(video) not in str(exc) else f"error: {exc}",
@@ -127,6 +171,8 @@ def register(app, out, err) -> None:
                 one(video)
                 advance()
             report = session.ops_report()
+        if check and len(results) > 1 and not as_json:
+            _print_check_summary(out, results, dep)
         if ops is not None:
             with atomic_open(ops, "w") as fh:
                 json.dump(report, fh, indent=1)
@@ -134,6 +180,33 @@ def register(app, out, err) -> None:
         if failed:
             err.print(f"{failed} of {len(videos)} video(s) failed", highlight=False)
             raise typer.Exit(1)
+
+    @app.command("fit")
+    def fit_cmd(deploy: Path,
+                chips: Optional[int] = typer.Option(None, "--chips", help="Place on exactly N chips (default: "
+                                                    "the fewest that hold the STMs)."),
+                system: str = typer.Option("loihi2", "--system", help="loihi2 (any number of chips), "
+                                           "kapoho-point (8 Loihi 2 chips), or a chip / system JSON file."),
+                from_run: Optional[Path] = typer.Option(None, "--from-run", help="Spike counts of a run "
+                                                        "(`neurocv run ... --ops OPS.json`) for the cross-chip "
+                                                        "traffic (default: the all-spiking bound)."),
+                as_json: bool = typer.Option(False, "--json", help="Print the placement as one JSON object.")):
+        """Place a deployment's STM layers on the cores of a multi-chip Loihi 2 system: cores per chip, layers
+        split across chips, and the spikes that cross chips per time step."""
+        from .hardware.placement import load_system, place, spikes_from_run
+        from .runtime import Deployment
+
+        sysm = load_system(system)                 # an unknown system: one line, before reading anything else
+        dep = Deployment.load(deploy, ann=None)
+        spikes, source = spikes_from_run(from_run) if from_run is not None else (None, None)
+        placement = place(list(dep.specs.values()), sysm, chips=chips, spikes_per_step=spikes,
+                          spikes_source=source)
+        report = {"deployment": str(deploy), "model": dep.manifest["model"]["name"],
+                  "input": {"segments": dep.segments, "crop": dep.crop}, **placement.to_dict()}
+        if as_json:
+            print(json.dumps(report))
+            return
+        _print_placement(out, report)
 
     @app.command("crosscheck")
     def crosscheck_cmd(deploy: Path, videos: List[Path],
@@ -159,6 +232,53 @@ def register(app, out, err) -> None:
             print(json.dumps(report))
             return
         _print_crosscheck(out, report)
+
+
+def _print_placement(out, r: dict) -> None:
+    """The placement as two tables (cores per chip and layer; chip-to-chip spikes per step) and its assumptions."""
+    from rich.table import Table
+
+    from .cli import wide
+
+    out.print(f"{r['model']} ({r['input']['segments']} time steps, {r['input']['crop']}x{r['input']['crop']}): "
+              f"{r['message']}", highlight=False)
+    chips = Table(title="cores per chip and layer", title_justify="left")
+    chips.add_column("layer")
+    chips.add_column("neurons", justify="right")
+    for k in range(r["chips"]):
+        chips.add_column(f"chip {k}", justify="right")
+    for layer in r["layers"]:
+        chips.add_row(layer["name"], f"{layer['neurons']:,}",
+                      *[str(layer["chips"].get(str(k), "")) for k in range(r["chips"])])
+    chips.add_row("cores", "", *[f"{c} / {r['chip_limits']['cores_per_chip']}" for c in r["cores_per_chip"]])
+    console = wide(out, 120)
+    console.print(chips)
+    if r["traffic"]:
+        traffic = Table(title=f"spikes per time step ({r['spikes_source']})", title_justify="left")
+        for col in ("from", "to", "spikes", "cross chips"):
+            traffic.add_column(col, justify="left" if col in ("from", "to") else "right")
+        for t in r["traffic"]:
+            traffic.add_row(t["layer"], t["to"], f"{t['spikes_per_step']:,.0f}",
+                            f"{t['cross_chip_spikes_per_step']:,.0f}")
+        console.print(traffic)
+    for a in r["assumptions"]:
+        out.print(f"[dim]assumption: {a}[/]", highlight=False, soft_wrap=True)
+
+
+def _print_check_summary(out, results: list[dict], dep) -> None:
+    """After ``run --check`` on several videos: how many kept torch's top-1, the largest logit difference, and,
+    where each video sits in a folder named after its class (a dataset's layout), the accuracy of both."""
+    n = len(results)
+    same = sum(r["top1"] == r["torch_top1"] for r in results)
+    worst = max(r["max_abs_diff"]["logits"] for r in results)
+    out.print(f"{dep.precision} ANN: {same}/{n} videos same top-1 as torch; largest logit difference {worst:.3g}",
+              highlight=False)
+    labels = [Path(r["video"]).parent.name for r in results]
+    if all(label in dep.classes for label in labels):
+        acc = sum(r["top1"] == lb for r, lb in zip(results, labels)) / n
+        ref = sum(r["torch_top1"] == lb for r, lb in zip(results, labels)) / n
+        out.print(f"accuracy (each video's folder names its class): {100 * acc:.1f} % ({dep.precision} ANN), "
+                  f"{100 * ref:.1f} % (torch), {100 * (acc - ref):+.1f} points", highlight=False)
 
 
 @contextlib.contextmanager

@@ -29,7 +29,8 @@ def _resolve(model: str):
             torch.manual_seed(0)
             net, weights = model_from_config(dep.manifest["model"]["config"]).eval(), \
                 f"deployment {path} (no reference weights: random initialisation, seed 0)"
-        return "deployment", net, {"weights": weights, "train_config": {"segments": dep.segments}}
+        return "deployment", net, {"weights": weights, "train_config": {"segments": dep.segments},
+                                   "int8": dep.manifest["onnx"].get("int8")}
     if path.exists():
         check_checkpoint_arg(path)
     return resolve_model(model)
@@ -41,7 +42,8 @@ def register(app, out, err) -> None:
     @app.command()
     def energy(
         model: Optional[str] = typer.Argument(None, help="Registered variant (stm-base), baseline card (coviar, "
-                                                         "cv-c3d) or checkpoint file."),
+                                                         "cv-c3d), checkpoint file or deployment folder (an int8 "
+                                                         "one is priced int8 beside float)."),
         segments: Optional[int] = typer.Option(None, "--segments", min=1, help="Segments per clip (default: the "
                                                "model's / card's)."),
         crops: Optional[int] = typer.Option(None, "--crops", min=1, help="Spatial crops per video (default 1, or "
@@ -96,6 +98,10 @@ def register(app, out, err) -> None:
                 seg = segments or info.get("train_config", {}).get("segments") or net.config.segments
                 report = report_for_model(model, net, profile, seg, crops or 1, source, max_videos,
                                           weights=info["weights"], count=count)
+                if info.get("int8"):       # an int8 deployment: its integer MACs on cmos45nm-int8, beside float
+                    from .energy.measure import apply_int8
+
+                    apply_int8(report, info["int8"])
                 if speed:
                     report.speed["torch_cpu_videos_per_s"] = torch_speed(net, seg)
         if plot is not None:
@@ -110,6 +116,6 @@ def register(app, out, err) -> None:
         else:
             from .cli import wide
 
-            report.render(wide(out, 140), memory=memory)   # the per-layer table has 10 columns
+            report.render(wide(out, 170 if report.has_int8 else 140), memory=memory)   # 12 or 14 columns
             if report.speed.get("torch_cpu_videos_per_s"):
                 out.print(f"torch (CPU, batch 1): {report.speed['torch_cpu_videos_per_s']:.3f} videos/s")

@@ -13,6 +13,7 @@
 ...     result = s.run_video("clip.mp4")      # {"video", "top1", "top5", "timing_s", "torch_top1", "max_abs_diff"}
 ...     ops = s.ops_report()                  # the ops JSON (schema neurocv.ops/1) that `neurocv energy` reads
 
+``Deployment.load(path, ann="int8")`` runs the int8 ANN partition (``ann.int8.onnx``) instead of the float one.
 ``check=True`` also runs the whole torch model (weights from ``reference.safetensors``) and reports each stage's
 largest absolute difference: ``stm_mv`` / ``stm_r`` (membrane maps), ``ann`` (onnxruntime vs torch on the torch
 maps) and ``logits`` (the whole pipeline vs torch).
@@ -29,10 +30,12 @@ import numpy as np
 
 from .errors import DeploymentError, NeuroCVError
 
-__all__ = ["BACKENDS", "Deployment", "RuntimeSession", "OPS_SCHEMA"]
+__all__ = ["BACKENDS", "ANN_PRECISIONS", "Deployment", "RuntimeSession", "OPS_SCHEMA"]
 
 #: the runtime's spiking backends: every simulator adapter (neurocv/hardware/sims/) and its aliases
 BACKENDS = ("lava-float", "lava-fixed", "netx", "netx-float", "netx-fixed", "torch", "numpy")
+#: the ANN partitions a deployment may hold: float32 ``ann.onnx`` and, from ``export --int8``, ``ann.int8.onnx``
+ANN_PRECISIONS = ("float", "int8")
 _IN_PROCESS = ("torch", "numpy")
 OPS_SCHEMA = "neurocv.ops/1"
 _STAGE = {"mv": "stm_mv", "r": "stm_r"}
@@ -131,8 +134,9 @@ class Deployment:
     sha256, boundary shapes against the ONNX model and the NIR files) and raises :class:`DeploymentError` naming
     the file and the mismatch."""
 
-    def __init__(self, path: Path, manifest: dict, specs: dict, ann):
+    def __init__(self, path: Path, manifest: dict, specs: dict, ann, precision: str = "float"):
         self.path, self.manifest, self.specs, self.ann = path, manifest, specs, ann
+        self.precision: str = precision      # of the ANN partition: "float" (ann.onnx) | "int8" (ann.int8.onnx)
         inp = manifest["input"]
         self.classes: list[str] = list(manifest["model"]["classes"])
         self.segments: int = int(inp["segments"])
@@ -143,7 +147,10 @@ class Deployment:
         self.modalities: tuple[str, ...] = tuple(manifest["model"]["config"]["modalities"])
 
     @classmethod
-    def load(cls, path: str | Path) -> "Deployment":
+    def load(cls, path: str | Path, ann: str | None = "float") -> "Deployment":
+        """``ann``: which ANN partition runs, ``"float"`` (``ann.onnx``) or ``"int8"`` (``ann.int8.onnx``, written
+        by ``neurocv export --int8``; a deployment without it raises one line); ``None``: no ANN session (the
+        spiking partition only, e.g. for placement)."""
         from . import __version__
         from .exporters.deploy import FORMAT
         from .hardware.onnx_backend import OnnxSession
@@ -168,6 +175,13 @@ class Deployment:
             spiking = manifest["partition"]["spiking"]
             manifest["input"]["crop"], manifest["model"]["classes"]
             onnx_file = manifest["onnx"]["file"]
+            if ann is not None and ann not in ANN_PRECISIONS:
+                raise DeploymentError(f"--ann must be one of {', '.join(ANN_PRECISIONS)}, got {ann!r}")
+            if ann == "int8":
+                if not manifest["onnx"].get("int8"):
+                    raise DeploymentError(f"{given}: has no int8 ANN partition; export one with `neurocv export "
+                                          f"CKPT -o {given} --int8`, or run with --ann float")
+                onnx_file = manifest["onnx"]["int8"]["file"]
             if not isinstance(files, dict) or not all(isinstance(i, dict) for i in files.values()):
                 raise TypeError("'files' must map file names to {bytes, sha256}")
         except (ValueError, KeyError, TypeError) as e:
@@ -194,13 +208,15 @@ class Deployment:
             if info.get("role") == "reference" and not (path / name).exists():
                 continue
             _verify_file(path / name, info, hash_it=info.get("role") != "reference")
-        _check_onnx_external_data(path, path / onnx_file, files)
-        ann = OnnxSession(path / onnx_file)
-        for kind, want, got in (("input", boundary, ann.inputs), ("output", outputs, ann.outputs)):
-            got_s = {n: [d if isinstance(d, int) else "B" for d in s] for n, s in got.items()}
-            if got_s != want:
-                raise DeploymentError(f"{path / onnx_file}: {kind}s {got_s} do not match the "
-                                      f"manifest's {want}")
+        session = None
+        if ann is not None:          # None: the spiking partition only (placement), no onnxruntime session
+            _check_onnx_external_data(path, path / onnx_file, files)
+            session = OnnxSession(path / onnx_file)
+            for kind, want, got in (("input", boundary, session.inputs), ("output", outputs, session.outputs)):
+                got_s = {n: [d if isinstance(d, int) else "B" for d in s] for n, s in got.items()}
+                if got_s != want:
+                    raise DeploymentError(f"{path / onnx_file}: {kind}s {got_s} do not match the "
+                                          f"manifest's {want}")
         specs = {}
         for m, info in spiking.items():
             spec = load_stm_spec(path / info["file"])
@@ -209,7 +225,7 @@ class Deployment:
                 raise DeploymentError(f"{path / info['file']}: STM maps {spec.input_shape} -> {spec.output_shape}, "
                                       f"the manifest says {want_in} -> {want_out}")
             specs[m] = spec
-        return cls(path, manifest, specs, ann)
+        return cls(path, manifest, specs, session, ann)
 
     def stm_files(self) -> dict:
         """``{modality: STMFiles}``: each STM's NIR file and, where exported (LIF models), its netx file."""
@@ -323,8 +339,7 @@ class RuntimeSession:
         feeds = self._feeds(clip, maps)
         logits = self.dep.ann.run(feeds)["logits"][0]
         t3 = time.perf_counter()
-        layers.append({"name": "ann", "partition": "ann", "kind": "onnx", "input": "analog",
-                       "macs": int(self.dep.manifest["ops"]["ann_macs"]), "acs": 0})
+        layers.append(self._ann_row())
         p = np.exp(logits - logits.max())
         p /= p.sum()
         top = np.argsort(-p, kind="stable")[:5]
@@ -339,6 +354,16 @@ class RuntimeSession:
             result.update(self._check(clip, maps, logits))
         self.videos.append({"video": str(video), "layers": layers})
         return result
+
+    def _ann_row(self) -> dict:
+        """The ANN partition's row of the ops JSON; an int8 run says so and how many of its MACs are integer."""
+        row = {"name": "ann", "partition": "ann", "kind": "onnx", "input": "analog",
+               "macs": int(self.dep.manifest["ops"]["ann_macs"]), "acs": 0, "precision": self.dep.precision}
+        if self.dep.precision == "int8":
+            q = self.dep.manifest["onnx"]["int8"]
+            row["int8_macs"] = int(q["macs"]["int8_macs"])
+            row["kept_float"] = [k["op"] for k in q["kept_float"]]
+        return row
 
     def _feeds(self, clip: dict, maps: dict) -> dict[str, np.ndarray]:
         from .exporters.partition import ANN_INPUTS

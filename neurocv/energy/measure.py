@@ -14,6 +14,7 @@ see noise. ``source`` may instead be a video file or a dataset split ``PATH[:spl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 import time
@@ -27,7 +28,7 @@ from .counter import LayerCount, ann_counts as _ann_counts, count_ops, measure_s
 from .profiles import HardwareProfile
 from .report import EnergyReport
 
-__all__ = ["report_for_model", "report_for_card", "report_from_run", "sample_inputs", "torch_speed",
+__all__ = ["report_for_model", "report_for_card", "report_from_run", "sample_inputs", "torch_speed", "apply_int8",
            "resolve_model", "PAPER_OURS"]
 
 PAPER_OURS = {"views": "8x1", "params_m": 83.41, "tflops_ann": 0.15, "gflops_spike": 3.99, "energy_j": 0.734,
@@ -209,6 +210,7 @@ def report_from_run(path: str | Path, profile: HardwareProfile) -> EnergyReport:
                              neurons=int(r.get("neurons", 0)), neuron_updates=float(r.get("neuron_updates", 0)))
                   for r in rows]
         segments, crops = int(data.get("segments", 0)), int(data.get("crops", 1))
+        layers, kept_float = _split_int8_rows(layers, rows)
     except (KeyError, TypeError, ValueError) as exc:
         raise _Err(f"{path}: malformed ops JSON: {exc!r}") from None
     params = None
@@ -227,11 +229,53 @@ def report_from_run(path: str | Path, profile: HardwareProfile) -> EnergyReport:
         pass
     for c in layers:
         c.views = crops
-    return EnergyReport(model=model, source=f"run:{path}", profile=profile, layers=layers, params=params,
+    int8 = {}
+    if any(c.precision == "int8" for c in layers):
+        from ..exporters.int8 import arithmetic_float_ops
+        from .profiles import load_profile
+
+        int8 = {"int8_profile": load_profile(INT8_PROFILE),
+                "float_ops": arithmetic_float_ops([{"op": k} for k in kept_float])}
+    return EnergyReport(model=model, source=f"run:{path}", profile=profile, layers=layers, params=params, **int8,
                         segments=segments, crops=crops, views=crops, input_size=None,
                         inputs=f"measured by the runtime ({data.get('backend', '?')}) on {data.get('n_videos', '?')}"
                                f" video(s)", notes=[], n_videos=int(data.get("n_videos", 0) or 0),
                         paper=dict(PAPER_OURS) if model == "stm-base" else None)
+
+
+INT8_PROFILE = "cmos45nm-int8"
+
+
+def apply_int8(report: EnergyReport, int8: dict, profile: HardwareProfile | None = None) -> EnergyReport:
+    """Price an int8 deployment (``int8``: its manifest's ``onnx.int8`` entry): every ANN layer whose operator type
+    stayed int8 everywhere in ``ann.int8.onnx`` on ``profile`` (default :data:`INT8_PROFILE`), the rest (the STMs,
+    any MAC layer left float) on the report's own profile. The report then shows both side by side."""
+    from ..exporters.int8 import arithmetic_float_ops, int8_kinds
+    from .profiles import load_profile
+
+    kinds = int8_kinds(int8.get("quantized_ops", {}))
+    for c in report.layers:
+        if c.partition == "ann" and c.kind in kinds:
+            c.precision = "int8"
+    report.int8_profile = profile or load_profile(INT8_PROFILE)
+    report.float_ops = arithmetic_float_ops(int8.get("kept_float", []))
+    return report
+
+
+def _split_int8_rows(layers: list[LayerCount], rows: list[dict]) -> tuple[list[LayerCount], list[str]]:
+    """An int8 run's ANN row (``precision: int8``) as two: its integer MACs and the MACs left float."""
+    out, kept = [], []
+    for c, r in zip(layers, rows):
+        if r.get("precision") != "int8":
+            out.append(c)
+            continue
+        int8 = min(float(r.get("int8_macs", c.macs)), c.macs)
+        kept = [str(k) for k in r.get("kept_float", [])]
+        out.append(dataclasses.replace(c, name=f"{c.name} (int8)", macs=int8, dense_macs=int8, precision="int8"))
+        if c.macs - int8 > 0:
+            out.append(dataclasses.replace(c, name=f"{c.name} (float)", macs=c.macs - int8,
+                                           dense_macs=c.macs - int8))
+    return out, kept
 
 
 def torch_speed(model: nn.Module, segments: int, repeats: int = 3) -> float:

@@ -66,6 +66,8 @@ class EnergyReport:
     paper: dict | None = None
     speed: dict = field(default_factory=lambda: {"torch_cpu_videos_per_s": None, "onnxruntime_videos_per_s": None})
     count: str = "dense"                  # which counts price energy_j: "dense" (Table 1) | "effective"
+    int8_profile: HardwareProfile | None = None   # prices the layers with precision "int8" (an int8 deployment)
+    float_ops: list[str] = field(default_factory=list)   # ONNX op types an int8 deployment kept float (no MACs)
 
     def __post_init__(self):
         from ..errors import ConfigError
@@ -95,8 +97,15 @@ class EnergyReport:
                 "--count effective prices the effective counts (zero inputs skipped, as event-driven hardware)")
 
     # -- energy -----------------------------------------------------------------------------------------------
-    def layer_energy_j(self, c: LayerCount, per_video: bool = True) -> float:
-        p = self.profile
+    @property
+    def has_int8(self) -> bool:
+        return self.int8_profile is not None and any(c.precision == "int8" for c in self.layers)
+
+    def layer_energy_j(self, c: LayerCount, per_video: bool = True, precision: str | None = None) -> float:
+        """Energy of ``c`` on its own precision's profile (``precision="float"``: as if the whole model stayed
+        float, the side-by-side figure of an int8 deployment)."""
+        int8 = (precision or c.precision) == "int8" and self.int8_profile is not None
+        p = self.int8_profile if int8 else self.profile
         macs, acs = self._ops(c)
         e = (macs * p.mac_pj + acs * p.ac_pj + c.neuron_updates * p.neuron_update_pj) * 1e-12
         return e * c.views if per_video else e
@@ -120,6 +129,8 @@ class EnergyReport:
                 d[k] = None if getattr(c, k) is None else getattr(c, k) * c.views
             d["energy_j"] = self.layer_energy_j(c)
             d["memory_j"] = self.layer_memory_j(c)
+            if self.has_int8:
+                d["energy_float_j"] = self.layer_energy_j(c, precision="float")
             rows.append(d)
         return rows
 
@@ -131,6 +142,8 @@ class EnergyReport:
             t[s] = sum(getattr(c, s) * k(c) for c in self.layers) if self.has_effective else None
         t["params"] = self.params
         t["energy_j"] = sum(self.layer_energy_j(c, per_video) for c in self.layers)
+        if self.has_int8:
+            t["energy_float_j"] = sum(self.layer_energy_j(c, per_video, "float") for c in self.layers)
         mem = [self.layer_memory_j(c, per_video) for c in self.layers]
         t["memory_j"] = None if any(m is None for m in mem) else sum(mem)
         spiking = [c for c in self.layers if c.partition == "spiking"]
@@ -159,7 +172,33 @@ class EnergyReport:
                 "inputs": self.inputs, "n_videos": self.n_videos, "notes": [n for n in self.notes if n],
                 "count": self.count, "count_note": self.count_note,
                 "layers": self.layer_rows(), "per_view": self.totals(per_video=False), "total": total,
-                "table1": self.table1(), "paper": self.paper, "speed": self.speed}
+                "table1": self.table1(), "paper": self.paper, "speed": self.speed,
+                **({"int8": self.int8_summary()} if self.has_int8 else {})}
+
+    def int8_summary(self) -> dict:
+        """An int8 deployment against the same model all float: joules per video, and which layers stayed float."""
+        t = self.totals()
+        return {"profile": self.int8_profile.name, "float_profile": self.profile.name,
+                "energy_j": t["energy_j"], "energy_float_j": t["energy_float_j"],
+                "ratio": t["energy_float_j"] / t["energy_j"] if t["energy_j"] else None,
+                "int8_layers": [c.name for c in self.layers if c.precision == "int8"],
+                "float_layers": [c.name for c in self.layers if c.precision != "int8"]}
+
+    def int8_lines(self) -> list[str]:
+        """The side-by-side figures of an int8 deployment and what stayed float, as sentences."""
+        if not self.has_int8:
+            return []
+        s = self.int8_summary()
+        unit, k = energy_unit(s["energy_float_j"])
+        spiking = [c.name for c in self.layers if c.partition == "spiking"]
+        ann_float = [c.name for c in self.layers if c.partition == "ann" and c.precision != "int8"]
+        lines = [f"int8 deployment: {s['energy_j'] * k:.4g} {unit} per video against {s['energy_float_j'] * k:.4g} "
+                 f"{unit} all float ({s['ratio']:.1f}x less); {len(s['int8_layers'])} ANN layer(s) priced on "
+                 f"{s['profile']}, the rest on {s['float_profile']}"]
+        lines.append(f"stayed float: the {len(spiking)} STM layer(s) ({', '.join(spiking)})"
+                     + (f"; ANN layers {', '.join(ann_float)}" if ann_float else "")
+                     + (f"; float ONNX ops without MACs: {', '.join(self.float_ops)}" if self.float_ops else ""))
+        return lines
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
@@ -211,6 +250,7 @@ class EnergyReport:
         lines += ["", "| | views | Params (M) | TFLOPs_ANN | GFLOPs_Spike | E_Total (J) |", "|---|---|---|---|---|---|"]
         lines += ["| " + " | ".join(r) + " |" for r in self._table1_rows()]
         lines.append(f"\n{self.count_note}.")
+        lines += [f"\n{line}." for line in self.int8_lines()]
         t = self.totals()
         if t["memory_j"] is not None:
             lines.append(f"\nMemory term (not in E_Total): {t['memory_j']:.4f} J per video.")
@@ -224,6 +264,10 @@ class EnergyReport:
                             f"({self.views} view(s) per video)", title_justify="left")
         cols = ["layer", "part", "input", "params", "views", "MACs (M)", "ACs (M)", "eff. MACs (M)", "eff. ACs (M)",
                 "spikes", "rate", "E (mJ)"]
+        int8 = self.has_int8
+        if int8:
+            cols[1:2] = ["part", "prec."]
+            cols.append("E float (mJ)")
         if memory:
             cols.append("memory (mJ)")
         for c in cols:
@@ -234,6 +278,9 @@ class EnergyReport:
                      f"{r['macs'] / 1e6:,.1f}", f"{r['acs'] / 1e6:,.2f}", _fmt_m(r["effective_macs"]),
                      _fmt_m(r["effective_acs"]), f"{r['spikes']:,.0f}",
                      "-" if fr is None else f"{fr:.3f}", f"{r['energy_j'] * 1e3:.3f}"]
+            if int8:
+                cells.insert(2, r["precision"])
+                cells.append(f"{r['energy_float_j'] * 1e3:.3f}")
             if memory:
                 cells.append("-" if r["memory_j"] is None else f"{r['memory_j'] * 1e3:.3f}")
             table.add_row(*cells)
@@ -257,8 +304,12 @@ class EnergyReport:
         for row in self._table1_rows():
             t1.add_row(*row)
         console.print(t1)
+        for line in self.int8_lines():
+            console.print(line, soft_wrap=True, highlight=False)
         for note in [self.count_note, f"inputs: {self.inputs}", *self.notes,
-                     *(f"source: {s}" for s in self.profile.sources)]:
+                     *(f"source: {s}" for s in self.profile.sources),
+                     *(f"source ({self.int8_profile.name}): {s}"
+                       for s in (self.int8_profile.sources if self.has_int8 else ()))]:
             if note:
                 console.print(f"[dim]{note}[/]", soft_wrap=True, highlight=False)
 
@@ -278,7 +329,7 @@ class EnergyReport:
         rows = self.layer_rows()
         t = self.totals()
         total = t["energy_j"]
-        unit, scale = energy_unit(total)
+        unit, scale = energy_unit(max(total, t.get("energy_float_j") or 0.0))
         colour = {"ann": "tab:blue", "spiking": "tab:orange"}
         parts = [p for p in ("ann", "spiking") if any(r["partition"] == p for r in rows)]
         sums = {p: sum(r["energy_j"] for r in rows if r["partition"] == p) for p in parts}
@@ -303,21 +354,32 @@ class EnergyReport:
 
         panels = [top_rows(p) for p in parts]
         height = max(len(lb) for lb, _, _ in panels) if panels else 1
-        fig = plt.figure(figsize=(11, 1.9 + 0.26 * height + 0.4 * len(parts)))
-        grid = fig.add_gridspec(2, max(1, len(parts)), height_ratios=[0.35 * len(parts) + 0.3, 0.26 * height + 0.4])
+        n_bars = len(parts) * (2 if self.has_int8 else 1)
+        fig = plt.figure(figsize=(11, 1.9 + 0.26 * height + 0.4 * n_bars))
+        grid = fig.add_gridspec(2, max(1, len(parts)), height_ratios=[0.35 * n_bars + 0.3, 0.26 * height + 0.4])
         ax = fig.add_subplot(grid[0, :])
         names = {"ann": "ANN (MACs)", "spiking": "spiking STMs (ACs, MACs)"}
-        ys = range(len(parts))[::-1]
-        ax.barh(ys, [sums[p] * scale for p in parts], color=[colour[p] for p in parts])
-        ax.set_yticks(ys, [names[p] for p in parts], fontsize=8)
-        for y, p in zip(ys, parts):
-            ax.text(sums[p] * scale, y, f" {sums[p] * scale:.3g} {unit} ({100 * sums[p] / total if total else 0:.1f} %)",
+        bars = [(names[p], sums[p], colour[p], 1.0, total) for p in parts]
+        if self.has_int8:    # the same model all float beside the int8 deployment, partition by partition
+            t_float = t["energy_float_j"]
+            floats = {p: sum(r["energy_float_j"] for r in rows if r["partition"] == p) for p in parts}
+            bars = [b for p in parts for b in (
+                (f"{names[p]}, int8 deployment", sums[p], colour[p], 1.0, total),
+                (f"{names[p]}, all float", floats[p], colour[p], 0.35, t_float))]
+        ys = range(len(bars))[::-1]
+        for y, (label, value, col, alpha, whole) in zip(ys, bars):
+            ax.barh(y, value * scale, color=col, alpha=alpha)
+            ax.text(value * scale, y, f" {value * scale:.3g} {unit} ({100 * value / whole if whole else 0:.1f} %)",
                     va="center", fontsize=8)
-        ax.set_xlim(0, max(sums.values(), default=0) * scale * 1.35 or 1)
+        ax.set_yticks(ys, [b[0] for b in bars], fontsize=8)
+        ax.set_xlim(0, max((b[1] for b in bars), default=0) * scale * 1.35 or 1)
         ax.set_xlabel(f"energy per video ({unit})", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
         title = (f"{self.model}: {total * scale:.3g} {unit}/video on {self.profile.name} ({self.segments}x"
                  f"{self.crops} views; {t['macs'] / 1e9:.3g} G MACs, {t['acs'] / 1e9:.3g} G ACs)")
+        if self.has_int8:
+            title = (f"{self.model}: int8 deployment {total * scale:.3g} {unit}/video ({self.int8_profile.name} + "
+                     f"{self.profile.name}) vs all float {t['energy_float_j'] * scale:.3g} {unit}")
         ax.set_title(title, fontsize=9)
         for k, (p, (labels, values, colours)) in enumerate(zip(parts, panels)):
             a = fig.add_subplot(grid[1, k])

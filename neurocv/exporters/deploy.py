@@ -3,6 +3,7 @@
 Folder layout::
 
     ann.onnx               ANN partition (patch embeddings, transformer, mixer, RRDB, head), dynamic batch
+    ann.int8.onnx          the same partition quantized to int8 (QDQ; ``--int8``, see :mod:`.int8`)
     stm_mv.nir             spiking partition: the motion-vector STM     (only for modalities the model uses)
     stm_residual.nir       spiking partition: the residual STM
     stm_mv.net, stm_residual.net   the same STMs as lava-dl netx files (Loihi integers; LIF models only, see
@@ -77,21 +78,39 @@ def library_versions() -> dict[str, str]:
             "numpy": np.__version__, "python": platform.python_version()}
 
 
-def _load_source(source, classes, segments, crop, name):
-    """(model, name, classes, segments, crop, accumulate) from a checkpoint path or a model."""
-    from ..models import CompressedVideoTransformer
+def is_variant_name(source) -> bool:
+    """``source`` names a registered model variant (and no file or folder of that name exists here)."""
+    from ..models import list_models
 
+    return isinstance(source, (str, Path)) and not Path(source).exists() and str(source) in list_models()
+
+
+def _load_source(source, classes, segments, crop, name):
+    """(model, name, classes, segments, crop, accumulate, info) from a checkpoint path, a registered variant name
+    (random weights, seed 0) or a model; ``info``: ``{"data": training data folder or None, "untrained": bool}``."""
+    from ..models import CompressedVideoTransformer, create_model
+
+    if is_variant_name(source):
+        torch.manual_seed(0)
+        size = {"input_size": (crop, crop)} if crop else {}
+        name = name or str(source)
+        source = create_model(str(source), **size, **({"segments": segments} if segments else {})).eval()
+        untrained = True
+    else:
+        untrained = False
     if isinstance(source, CompressedVideoTransformer):
         cfg = source.config
         if crop is None and cfg.input_size[0] != cfg.input_size[1]:
             raise DeploymentError(f"model input_size {cfg.input_size} is not square; pass crop=")
         classes = list(classes) if classes is not None else [f"class_{k}" for k in range(cfg.num_classes)]
-        return (source, name or "model", classes, segments or cfg.segments, crop or cfg.input_size[0], cfg.accumulate)
+        return (source, name or "model", classes, segments or cfg.segments, crop or cfg.input_size[0], cfg.accumulate,
+                {"data": None, "untrained": untrained})
     from ..checkpoint import build_model_from_checkpoint, input_settings, load_checkpoint
 
     ckpt = load_checkpoint(source)
     seg, crop, acc = input_settings(ckpt, segments, crop)
-    return build_model_from_checkpoint(ckpt), name or str(ckpt["model"]), list(ckpt["classes"]), seg, crop, acc
+    return (build_model_from_checkpoint(ckpt), name or str(ckpt["model"]), list(ckpt["classes"]), seg, crop, acc,
+            {"data": ckpt.get("data"), "untrained": False})
 
 
 def _validate_spiking(part: Partition, files: dict[str, Path], seed: int) -> tuple[dict, dict]:
@@ -200,6 +219,17 @@ def _fit_check(specs: dict) -> dict | None:
     return out
 
 
+def _placement(specs: dict) -> dict | None:
+    """The STMs placed on the fewest Loihi 2 chips (:func:`neurocv.hardware.placement.place`), all-spiking bound
+    for the traffic; informs, never blocks an export."""
+    from ..hardware.placement import place
+
+    try:
+        return place(list(specs.values()), "loihi2").to_dict()
+    except NeuroCVError as e:
+        return {"ok": False, "message": f"no placement: {e}"}
+
+
 def _prepare_target(out_dir: Path) -> None:
     if out_dir.exists():
         if not out_dir.is_dir():
@@ -222,8 +252,16 @@ def _publish(tmp_dir: Path, out_dir: Path) -> None:
 
 def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None = None, segments: int | None = None,
                       crop: int | None = None, dt_s: float = DEFAULT_DT_S, reference: bool = True,
-                      seed: int = 0, name: str | None = None, netx: bool | None = None) -> dict:
-    """Export a checkpoint (path) or a :class:`~neurocv.models.CompressedVideoTransformer` to ``out_dir``.
+                      seed: int = 0, name: str | None = None, netx: bool | None = None, int8: bool = False,
+                      calibrate: str | Path | None = None, calibration_clips: int | None = None,
+                      progress=None) -> dict:
+    """Export a checkpoint (path), a registered variant name (random weights, seed 0: for sizing) or a
+    :class:`~neurocv.models.CompressedVideoTransformer` to ``out_dir``.
+
+    ``int8``: also write ``ann.int8.onnx`` (:mod:`.int8`), calibrated on ``calibration_clips`` clips of the train
+    split of ``calibrate`` (default: the data the checkpoint was trained on; random inputs for a variant name) and
+    validated on up to :data:`~.int8.VALIDATION_CLIPS` clips of its test split. ``progress``: called with a line
+    of text as each long step starts.
 
     ``segments`` / ``crop`` default to the checkpoint's training settings (as ``neurocv eval`` uses them), for a
     model to its config. ``dt_s``: seconds per STM time step, stated in the NIR files. ``name``: the model's name
@@ -237,16 +275,29 @@ def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None 
 
     out_dir = Path(out_dir)
     _prepare_target(out_dir)
-    model, name, classes, segments, crop, accumulate = _load_source(source, classes, segments, crop, name)
+    model, name, classes, segments, crop, accumulate, info = _load_source(source, classes, segments, crop, name)
+    calib_data = None
+    if int8:
+        from .int8 import calibration_source
+
+        calib_data = calibration_source(source, info, calibrate)
+    say = progress or (lambda text: None)
     if len(classes) != model.config.num_classes:
         raise DeploymentError(f"{len(classes)} class names for a model with {model.config.num_classes} classes")
     model.eval().set_surrogate(False)
     part = partition_model(model, segments, (crop, crop))
+    calib = None
+    if int8:                 # the clips first: a calibration set without readable clips fails before any work
+        from .int8 import prepare_calibration
+
+        calib = prepare_calibration(part, calib_data, calibration_clips, accumulate, seed, say,
+                                    trained=not info["untrained"])
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     os.chmod(tmp_dir, 0o777 & ~_umask())   # mkdtemp makes 0700: give the folder the permissions mkdir would
     try:
         t0 = time.perf_counter()
+        say("exporting the ANN partition to ONNX")
         onnx_report = export_onnx(part, tmp_dir / "ann.onnx", seed=seed)
         nir_files, nir_reports = {}, {}
         for m, sp in part.spiking.items():
@@ -257,6 +308,11 @@ def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None 
         stm_report, specs = _validate_spiking(part, nir_files, seed)
         netx_report = _write_netx(part, specs, tmp_dir, seed, netx)
         pipeline = _validate_pipeline(part, specs, tmp_dir / "ann.onnx", seed)
+        int8_report = None
+        if int8:
+            from .int8 import export_int8
+
+            int8_report = export_int8(part, tmp_dir, calib, say, label=str(out_dir / "ann.int8.onnx"))
         if reference:
             from safetensors.torch import save_file
 
@@ -265,14 +321,15 @@ def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None 
                 save_file(state, str(tmp))
         validation = {"passed": True, "onnx": onnx_report, "stm": stm_report, "pipeline": pipeline,
                       **({"netx": netx_report} if netx_report else {}),
+                      **({"int8": int8_report["validation"]} if int8_report else {}),
                       "nir_round_trip": "ok", "nir": nir_reports, "export_s": round(t1 - t0, 3),
                       "validate_s": round(time.perf_counter() - t1 + onnx_report["validate_s"], 3)}
         with atomic_open(tmp_dir / "validation.json", "w") as fh:
             json.dump(validation, fh, indent=1)
         files = {}
         for path in sorted(tmp_dir.iterdir()):
-            role = {"ann.onnx": "ann", "reference.safetensors": "reference", "validation.json": "report"}.get(
-                path.name, "stm")
+            role = {"ann.onnx": "ann", "ann.int8.onnx": "ann-int8", "reference.safetensors": "reference",
+                    "validation.json": "report"}.get(path.name, "stm")
             files[path.name] = {"role": role, "bytes": path.stat().st_size, "sha256": sha256(path)}
         h, w = part.input_size
         manifest = {
@@ -283,13 +340,16 @@ def export_deployment(source, out_dir: str | Path, *, classes: list[str] | None 
                       "accumulate": bool(accumulate), "normalization": asdict(Normalization()),
                       "transform": "test: resize short side to crop*256/224, centre crop (neurocv eval)"},
             "partition": _with_netx(part.to_dict(), netx_report),
-            "onnx": {"file": "ann.onnx", "opset": onnx_report["opset"], "batch_axis": "batch"},
+            "onnx": {"file": "ann.onnx", "opset": onnx_report["opset"], "batch_axis": "batch",
+                     **({"int8": int8_report["manifest"]} if int8_report else {})},
+            "weights": "random initialisation (seed 0), untrained" if info["untrained"] else "trained",
             "dt_s": next((s.dt_s for s in specs.values()), dt_s),     # a portable (lif) file fixes its own
             "tolerances": {"onnx": ONNX_TOLERANCE.to_dict(), "stm": STM_TOLERANCE.to_dict(),
                            "runtime": RUNTIME_TOLERANCE.to_dict()},
             "ops": {"ann_macs": count_macs(model, (h, w), segments, part="ann"),
                     "stm_dense_macs": count_macs(model, (h, w), segments, part="spiking")},
             "fit": _fit_check(specs),
+            "placement": _placement(specs),
             "files": files,
         }
         with atomic_open(tmp_dir / "manifest.json", "w") as fh:

@@ -53,7 +53,7 @@ def load_chip(chip: str | Path) -> ChipProfile:
     is missing, not JSON, lacks a field or has a value of the wrong type or sign."""
     path = Path(chip) if (isinstance(chip, Path) or str(chip).endswith(".json")) else CHIPS_DIR / f"{chip}.json"
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in CHIPS_DIR.glob("*.json")))
+        known = ", ".join(sorted(p.stem for p in CHIPS_DIR.glob("*.json") if "system" not in p.read_text()[:60]))
         raise HardwareProfileError(f"{path}: no such chip profile (built in: {known})")
     try:
         data = json.loads(path.read_text())

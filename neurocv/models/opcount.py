@@ -73,6 +73,7 @@ class LayerCount:
     views: float = 1.0
     effective_macs: float | None = None   # zero operands skipped, padding not counted (NeuroBench Effective_MACs)
     effective_acs: float | None = None    # the same for spike-driven ops (NeuroBench Effective_ACs)
+    precision: str = "float"          # "float" | "int8": an int8 deployment's quantized layers (priced int8)
 
     @property
     def firing_rate(self) -> float | None:

@@ -320,6 +320,7 @@ def train(data: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(
                     "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "epoch": epoch, "optimizer": opt.state_dict(),
                     "scheduler": sched.state_dict(), "rng": torch.get_rng_state(), "metrics": metrics,
                     "best_top1": max(best_top1, row["val_top1"]), "train_config": _plain(cfg),
+                    "data": str(Path(data).resolve()),   # the training data, for int8 calibration at export
                 }
                 if scaler is not None:
                     payload["scaler"] = scaler.state_dict()
