@@ -15,7 +15,6 @@ see noise. ``source`` may instead be a video file or a dataset split ``PATH[:spl
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -193,14 +192,10 @@ def report_for_card(card, profile: HardwareProfile, segments: int | None = None,
 def report_from_run(path: str | Path, profile: HardwareProfile) -> EnergyReport:
     """An :class:`EnergyReport` from a runtime's ``neurocv.ops/1`` JSON (per-video counts, measured there)."""
     from ..errors import ConfigError as _Err
+    from ..hardware.placement import load_ops_file
 
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _Err(f"{path}: not a readable ops JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("schema") != "neurocv.ops/1":
-        raise _Err(f"{path}: not a neurocv ops file (expected schema 'neurocv.ops/1')")
+    data = load_ops_file(path)
     try:
         rows = data["per_video"]["layers"]
         layers = [LayerCount(name=str(r["name"]), partition=str(r.get("partition", "ann")),

@@ -31,7 +31,8 @@ from ..errors import ConfigError, HardwareProfileError
 from .fit import CHIPS_DIR, ChipProfile, _layer_cores, load_chip
 from .stm_spec import STMSpec, layer_shapes
 
-__all__ = ["System", "load_system", "Placement", "place", "spikes_from_run", "ASSUMPTIONS", "PlacementError"]
+__all__ = ["System", "load_system", "Placement", "place", "spikes_from_run", "load_ops_file", "ASSUMPTIONS",
+           "PlacementError"]
 
 SYSTEM_SCHEMA = "neurocv.system/1"
 ASSUMPTIONS = (
@@ -86,9 +87,9 @@ def load_system(name_or_path: str | Path = "loihi2") -> System:
     return System(profile.name, profile, 0, profile.sources)       # 0: as many chips as it takes
 
 
-def spikes_from_run(path: str | Path) -> tuple[dict[str, float], str]:
-    """``({layer name: spikes per time step}, description)`` from a runtime's ops JSON (``neurocv.ops/1``): each
-    spiking layer's mean spikes per video divided by the clip's time steps (segments x crops)."""
+def load_ops_file(path: str | Path) -> dict:
+    """The contents of a runtime's ops JSON (``neurocv.ops/1``, written by ``neurocv run --ops``); a file that is
+    unreadable or of another kind raises one :class:`ConfigError` line naming it."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -97,6 +98,13 @@ def spikes_from_run(path: str | Path) -> tuple[dict[str, float], str]:
     if not isinstance(data, dict) or data.get("schema") != "neurocv.ops/1":
         raise ConfigError(f"{path}: not a neurocv ops file (expected schema 'neurocv.ops/1'; write one with "
                           f"`neurocv run DEPLOY VIDEO --ops OPS.json`)")
+    return data
+
+
+def spikes_from_run(path: str | Path) -> tuple[dict[str, float], str]:
+    """``({layer name: spikes per time step}, description)`` from a runtime's ops JSON (``neurocv.ops/1``): each
+    spiking layer's mean spikes per video divided by the clip's time steps (segments x crops)."""
+    data = load_ops_file(path)
     try:
         steps = int(data.get("segments") or 0) * int(data.get("crops") or 1)
         rows = [r for r in data["per_video"]["layers"] if r.get("partition") == "spiking"]
