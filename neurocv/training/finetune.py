@@ -67,7 +67,9 @@ def init_from_checkpoint(model: nn.Module, path: str | Path, name: str, classes:
 
 
 def summary(report: dict) -> str:
-    """One line for stderr."""
+    """One line for stderr (the classifier's tensors before the training-only probes')."""
+    report = {**report, **{k: sorted(report[k], key=lambda t: t.startswith("aux.")) for k in ("reinitialised",
+                                                                                            "skipped")}}
     return (f"init from {report['init']} ({report['from_model']}, {report['from_classes']} classes): loaded "
             f"{len(report['loaded'])} tensors ({report['loaded_params']:,} of {report['total_params']:,} values), "
             f"re-initialised {len(report['reinitialised'])}"

@@ -316,8 +316,10 @@ def test_a_read_leaves_no_thread_behind(clip_factory):
     import os
 
     path = clip_factory("zoom_in", width=96, height=80, n_frames=40, seed=3)[0]
-    read_clip(path, 2)                                  # numba kernels and lazy imports before counting
+    read_clip(path, 8)            # numba kernels, lazy imports and any pool the reader keeps, before counting
     before = len(os.listdir("/proc/self/task"))
     clip = read_clip(path, 8)
     after = len(os.listdir("/proc/self/task"))
-    assert len(clip) == 8 and after == before, (before, after)
+    # the old conversion left 25-57 threads behind here; allow a helper thread or two that a busy interpreter may
+    # start on its own (one appeared in a fresh-clone CI run under load)
+    assert len(clip) == 8 and after - before <= 2, (before, after)

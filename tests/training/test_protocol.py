@@ -104,10 +104,11 @@ def test_init_new_head_reports_tensors(tmp_path, run, data, capsys):
     fresh = {k: v.clone() for k, v in model.state_dict().items()}
     report = init_from_checkpoint(model, run / "last.pt", "stm-tiny", ["a", "b", "c"], dict(SMALL))
     sd = model.state_dict()
-    assert report["head"] == "new" and set(report["reinitialised"]) == {"head.fc.weight (new head)",
-                                                                         "head.fc.bias (new head)"}
-    assert set(report["skipped"]) == {"head.fc.weight (old head)", "head.fc.bias (old head)"}
-    assert len(report["loaded"]) == len(sd) - 2
+    # the classifier and the training-only per-modality probes (aux_loss) are the tensors shaped by the classes
+    heads = {f"{m}.fc.{p}" for m in ("head", "aux.i", "aux.mv", "aux.r") for p in ("weight", "bias")}
+    assert report["head"] == "new" and set(report["reinitialised"]) == {f"{k} (new head)" for k in heads}
+    assert set(report["skipped"]) == {f"{k} (old head)" for k in heads}
+    assert len(report["loaded"]) == len(sd) - len(heads)
     for k in report["loaded"]:
         assert torch.equal(sd[k], ckpt["state_dict"][k]), k
     assert torch.equal(sd["head.fc.weight"], fresh["head.fc.weight"])
@@ -120,7 +121,7 @@ def test_init_new_head_reports_tensors(tmp_path, run, data, capsys):
     main(["train", str(tmp_path / "three.csv"), "-o", str(tmp_path / "ft"), "--init", str(run / "last.pt"),
           "--epochs", "1", "--batch-size", "3", "--segments", "2", "--crop", "48", *sets])
     err = " ".join(capsys.readouterr().err.split())
-    assert "re-initialised 2: head.fc.weight (new head), head.fc.bias (new head)" in err
+    assert f"re-initialised {len(heads)}: head.fc.weight (new head), head.fc.bias (new head), aux." in err, err
     saved = json.loads((tmp_path / "ft" / "init.json").read_text())
     assert saved["loaded"] == report["loaded"]
     ft = load_checkpoint(tmp_path / "ft" / "last.pt")
