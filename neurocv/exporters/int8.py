@@ -217,16 +217,12 @@ def validate_int8(path: str | Path, partition: Partition, feeds: list[dict[str, 
     """onnx.checker, then the int8 model at ``path`` against torch (``partition.ann``) on ``feeds`` (ANN-partition
     inputs, batch 1 each). Returns the report; raises ExportError (checker) or EquivalenceError (tolerance), each
     one line."""
-    import onnx
-
     from ..hardware.onnx_backend import OnnxSession
+    from .onnx_export import check_onnx_file
 
     path = Path(path)
     label = label or str(path)
-    try:
-        onnx.checker.check_model(str(path), full_check=True)
-    except Exception as e:
-        raise ExportError(f"{label}: onnx.checker rejects the int8 model: {str(e).strip().splitlines()[0]}") from None
+    check_onnx_file(path, label, "int8 model")
     t0 = time.perf_counter()
     sess = OnnxSession(path)
     ann = partition.ann.eval()

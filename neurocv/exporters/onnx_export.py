@@ -102,6 +102,17 @@ def _session(path: Path):
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
+def check_onnx_file(path: str | Path, label: str, what: str = "model") -> None:
+    """``onnx.checker`` (full check) on the file at ``path``; a rejection is one :class:`ExportError` line naming
+    ``label`` and the checker's first line."""
+    import onnx
+
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except Exception as e:
+        raise ExportError(f"{label}: onnx.checker rejects the {what}: {str(e).strip().splitlines()[0]}") from None
+
+
 def validate_onnx(path: str | Path, partition: Partition, batches: tuple[int, ...] = (1, 3),
                   tolerance: Tolerance = ONNX_TOLERANCE, seed: int = 0, label: str | None = None) -> dict:
     """Check the ONNX file at ``path`` against ``partition.ann`` in torch (see the module docstring).
@@ -110,14 +121,9 @@ def validate_onnx(path: str | Path, partition: Partition, batches: tuple[int, ..
     with the largest difference over all batches. Raises ExportError (checker, names, shapes) or EquivalenceError;
     messages name ``label`` (default: ``path``).
     """
-    import onnx
-
     path = Path(path)
     label = label or str(path)
-    try:
-        onnx.checker.check_model(str(path), full_check=True)
-    except Exception as e:
-        raise ExportError(f"{label}: onnx.checker rejects the model: {str(e).strip().splitlines()[0]}") from None
+    check_onnx_file(path, label)
     sess = _session(path)
     expect_in = {s.name: s for s in partition.boundary}
     got_in = {i.name: i.shape for i in sess.get_inputs()}
