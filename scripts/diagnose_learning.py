@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         for b, y in batches(train_aug, order):
             logits = model(b["iframes"], b["mvs"], b["residuals"])
             loss = F.cross_entropy(logits, y)
+            aux = getattr(model, "aux_logits", None)
+            if aux:                         # the probes' loss, as the training loop adds it (ModelConfig.aux_loss)
+                loss = loss + model.config.aux_loss * sum(F.cross_entropy(a, y) for a in aux.values()) / len(aux)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             before = {n: params[n].detach().clone() for n in names}
