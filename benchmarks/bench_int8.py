@@ -9,7 +9,7 @@ machine's load hits them alike; one warm-up run each first. Per model: ``bytes``
 ``videos_per_s`` (1 / median seconds per run) of each with ``int8_speedup`` = int8 / float.
 
 Random weights are fine for size and speed (neither depends on the values); accuracy is measured on a trained model
-(README, "The int8 ANN partition").
+(docs/int8.md).
 
 The machine is shared: absolute numbers vary between runs, the ratios much less; ``load_avg`` records the 1-minute
 load average before and after each model.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the two environments of neurocv when missing (idempotent; a stamp file records a finished build).
-#   .venv       Python 3.11: torch (CPU or CUDA build in pyproject.toml's range; here 2.13.0 CPU), numpy 2, PyAV, ONNX, onnxruntime, NIR, nirtorch, norse + neurobench (--no-deps), CLI, tests
+#   .venv       Python 3.11: torch (CPU or CUDA build in pyproject.toml's range; here 2.13.0 CPU), numpy 2, PyAV, ONNX, onnxruntime, NIR, nirtorch, norse + neurobench (--no-deps), CLI, tests, docs (MkDocs)
 #   .venv-lava  Python 3.10: lava-nc 0.10.0, lava-dl 0.6.0 (netx) with torch 2.3.1, nir, h5py, numpy < 2 (Lava runs only
 #               on 3.10 with numpy < 2). Only the netx worker imports torch; the Lava worker never does (tested).
 # Usage: scripts/setup_env.sh [main|lava|all]
@@ -39,13 +39,13 @@ build_main() {
   else
     .venv/bin/pip install -q "${NEUROCV_TORCH:-torch==2.13.0}"
   fi
-  .venv/bin/pip install -q -e ".[test]"
+  .venv/bin/pip install -q -e ".[test,docs]"
   # norse's requirements pull torchvision and a CUDA torch: install it alone.
   .venv/bin/pip install -q --no-deps "norse==1.1.0"
   # NeuroBench (the op-count agreement test) pins old nir / nirtorch and pulls torchaudio: install it alone, with
   # the one package its metrics import (snntorch, itself dependency-free beyond torch / numpy).
   .venv/bin/pip install -q --no-deps "neurobench==2.3.0" "snntorch==1.0.0"
-  .venv/bin/python -c "import torch, av, onnx, onnxruntime, nir, nirtorch, norse, typer, rich, matplotlib, neurobench.metrics.workload"
+  .venv/bin/python -c "import torch, av, onnx, onnxruntime, nir, nirtorch, norse, typer, rich, matplotlib, neurobench.metrics.workload, mkdocs, material, mkdocstrings_handlers.python"
   .venv/bin/python -c "import torch; print(f'[setup] torch {torch.__version__}:', f'CUDA {torch.version.cuda} build' if torch.version.cuda else 'CPU build')" >&2
   cp pyproject.toml .venv/.neurocv-ready
 }
