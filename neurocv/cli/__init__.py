@@ -14,7 +14,7 @@ from typing import List, Literal, Optional
 import typer
 from rich.console import Console
 
-from .errors import ConfigError, NeuroCVError
+from ..errors import ConfigError, NeuroCVError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Compressed-domain video action recognition, from the bitstream to neuromorphic hardware.")
@@ -39,7 +39,7 @@ def on_interrupt(text: str) -> None:
 
 def _version(value: bool) -> None:
     if value:
-        from . import __version__
+        from .. import __version__
 
         print(f"neurocv {__version__}")
         raise typer.Exit()
@@ -102,7 +102,7 @@ def check_checkpoint_arg(path: Path) -> None:
     ONNX / NIR / safetensors file, a TorchScript archive), instead of calling it corrupt."""
     import zipfile
 
-    from .errors import CheckpointError
+    from ..errors import CheckpointError
 
     what = ("a checkpoint (.pt from `neurocv train`, or its run folder)")
     if path.is_dir() and (path / "manifest.json").is_file():
@@ -138,7 +138,7 @@ def _parents_are_folders(path: Path) -> None:
 
 def _frame_count(video: Path) -> int:
     """The video's frame count for a warning, or 0 where it cannot be read (the reader reports that itself)."""
-    from .codec import probe
+    from ..codec import probe
 
     try:
         return int(probe(video).n_frames)
@@ -158,7 +158,7 @@ def info(video: Path, as_json: bool = typer.Option(False, "--json", help="Print 
     """Codec, size, frame count, GOP layout (I/P/B positions), B-frames and H.264's reference frame count."""
     import numpy as np
 
-    from .codec import scan_picture_types
+    from ..codec import scan_picture_types
 
     index, types = scan_picture_types(video)
     result = {
@@ -169,7 +169,7 @@ def info(video: Path, as_json: bool = typer.Option(False, "--json", help="Print 
         "gop_sizes": np.diff(np.r_[np.flatnonzero(types == 1), len(types)]).tolist(),
         "ref_frames": index.ref_frames,  # H.264: the SPS's max_num_ref_frames (neurocv traces only 1); else null
     }
-    from .codec.reader import traceable_reason
+    from ..codec.reader import traceable_reason
 
     why = traceable_reason(index)
     result.update(traceable=why is None, not_traceable_because=why)
@@ -197,8 +197,8 @@ def extract(
     size: Optional[str] = typer.Option(None, "--size", help="Resize to WxH (default: native size)."),
 ):
     """Write iframes, mvs, residuals, frame_index and gop_index of a video to an .npz file."""
-    from ._io import atomic_savez
-    from .codec import read_clip
+    from .._io import atomic_savez
+    from ..codec import read_clip
 
     wh = _parse_size(size)
     check_out_file(output, "-o")
@@ -216,7 +216,7 @@ def extract(
 def show(video: Path, output: Path = typer.Option(..., "-o", "--output", help="Folder for the PNGs."),
          frames: int = typer.Option(4, "--frames", min=1, help="How many sampled P-frames to draw.")):
     """PNGs like the paper's Fig. 2: I-frame, raw and accumulated motion, raw and accumulated residuals."""
-    from .viz import show_video
+    from ..viz import show_video
 
     check_out_dir(output, "-o")
     for p in show_video(video, output, frames):
@@ -233,7 +233,7 @@ def transcode(
     qscale: int = typer.Option(2, "--qscale", min=1, max=31, help="Fixed quantiser (1 best, 31 worst)."),
 ):
     """Re-encode to the paper's form: MPEG-4 Part 2, GOP 12, no B-frames, 340x256."""
-    from .codec.encode import transcode as _transcode
+    from ..codec.encode import transcode as _transcode
 
     wh = _parse_size(size, even=True)
     check_out_file(dst, "OUT")
@@ -260,7 +260,7 @@ def synth(
 ):
     """A synthetic action dataset (10 motion classes, or 12 appearance-and-motion classes) as MPEG-4 files in the
     UCF-101 layout."""
-    from .synth import make_synthetic_dataset
+    from ..synth import make_synthetic_dataset
 
     w, h = _parse_size(size, even=True)
     check_out_dir(out_dir, "OUT_DIR")
@@ -283,8 +283,8 @@ def cache(
 ):
     """Extract every video of a dataset (both splits) into a cache, in parallel; resumable. Videos that cannot be
     read are listed with their reasons in CACHE/failed-acc.json (and skipped by train and eval)."""
-    from .data import cache_dataset
-    from .data.cache import parse_shard
+    from ..data import cache_dataset
+    from ..data.cache import parse_shard
 
     if cache_dir is not None:
         check_out_dir(cache_dir, "--cache-dir")
@@ -313,7 +313,7 @@ def prepare(
 ):
     """Official UCF-101 / HMDB-51 / Kinetics downloads -> neurocv's layout, every video re-encoded to the paper's
     form (MPEG-4 Part 2, 340x256, GOP 12, no B-frames); parallel, resumable, failures reported."""
-    from .data.prepare import DATASETS, prepare_dataset
+    from ..data.prepare import DATASETS, prepare_dataset
 
     if dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}")
@@ -354,7 +354,7 @@ def models(as_json: bool = typer.Option(False, "--json", help="A list of objects
            size: str = typer.Option("native", "--size", help="Input WxH for the MAC count (default: each "
                                     "variant's own input size).")):
     """List the registered model variants with their parameters and MACs (8 segments, each at its input size)."""
-    from .models import count_macs, count_params, create_model, list_models
+    from ..models import count_macs, count_params, create_model, list_models
 
     given = _parse_size(size)
     rows = []
@@ -412,14 +412,14 @@ def train(
                                 "skip it with one warning and count it)."),
 ):
     """Train a model; under `torchrun --nproc_per_node=N` the same command trains with DDP."""
-    from .models import get_model_config
-    from .training import TrainConfig, train as _train
-    from .training.loop import default_recipe
+    from ..models import get_model_config
+    from ..training import TrainConfig, train as _train
+    from ..training.loop import default_recipe
 
     check_out_dir(out_dir, "--out")
     overrides = _overrides(settings)
     if init is not None:
-        from .checkpoint import load_checkpoint
+        from ..checkpoint import load_checkpoint
 
         check_checkpoint_arg(init)
         model = model or load_checkpoint(init)["model"]
@@ -439,7 +439,7 @@ def train(
                  f"from it")
     row = _train(data, out_dir, cfg, resume=not no_resume)
     if "epoch" in row:
-        from .training.loop import epoch_line
+        from ..training.loop import epoch_line
 
         skipped = f"; {row['skipped_videos']} unreadable videos skipped" if row.get("skipped_videos") else ""
         err.print(f"finished {epoch_line(row, epochs)}{skipped}; checkpoints in {out_dir} (best.pt, last.pt), "
@@ -463,16 +463,16 @@ def eval_cmd(checkpoint: Path, data: Path,
              strict: bool = typer.Option(False, "--strict", help="Stop at the first video that cannot be read "
                                          "(default: skip it with one warning and count it).")):
     """Evaluate a checkpoint with the paper's protocol (8 segments, centre crop): top-1, top-5, per class."""
-    from .training import evaluate
+    from ..training import evaluate
 
-    from .data.transforms import VIEW_COUNTS
+    from ..data.transforms import VIEW_COUNTS
 
     if crops not in VIEW_COUNTS:
         raise ConfigError(f"--crops must be {', '.join(map(str, VIEW_COUNTS[:-1]))} or {VIEW_COUNTS[-1]}, got {crops}")
     if out_dir is not None:
         check_out_dir(out_dir, "--out")
     if folds is not None:
-        from .training.evaluate import evaluate_folds
+        from ..training.evaluate import evaluate_folds
 
         if fold is not None:
             raise ConfigError("give --fold or --folds, not both")
@@ -517,7 +517,7 @@ def predict(checkpoint: Path, videos: List[Path],
             as_json: bool = typer.Option(False, "--json", help="One JSON object per video (JSON lines)."),
             top: int = typer.Option(5, "--top", min=1, help="How many classes to list.")):
     """Top-5 classes with probabilities for each video."""
-    from .training import predict_videos
+    from ..training import predict_videos
 
     check_checkpoint_arg(checkpoint)
     results = predict_videos(checkpoint, videos, top=top)
@@ -543,7 +543,7 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print the checks 
            no_worker: bool = typer.Option(False, "--no-worker", help="Do not start the Lava worker.")):
     """Check both environments, their versions and the Lava worker; one line each, with the command that fixes
     what is missing. Exit 1 if anything is."""
-    from .doctor import as_json as checks_json, run_checks
+    from ..doctor import as_json as checks_json, run_checks
 
     checks = run_checks(lava_python, worker=not no_worker)
     if as_json:
@@ -555,7 +555,7 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print the checks 
         raise typer.Exit(1)
 
 
-from . import cli_deploy, cli_energy  # noqa: E402  (their commands live in their own modules)
+from . import deploy as cli_deploy, energy as cli_energy  # noqa: E402  (their commands live in their own modules)
 
 cli_deploy.register(app, out, err)
 cli_energy.register(app, out, err)

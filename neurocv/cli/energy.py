@@ -7,20 +7,20 @@ from typing import Optional
 
 import typer
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def _resolve(model: str):
     """:func:`neurocv.energy.resolve_model`, plus a deployment folder (its model config and reference weights)."""
-    from .cli import check_checkpoint_arg
-    from .energy import resolve_model
+    from . import check_checkpoint_arg
+    from ..energy import resolve_model
 
     path = Path(model)
     if path.is_dir() and (path / "manifest.json").is_file():
         import torch
 
-        from .models import model_from_config
-        from .runtime import Deployment
+        from ..models import model_from_config
+        from ..runtime import Deployment
 
         dep = Deployment.load(path)
         if (dep.path / "reference.safetensors").is_file():
@@ -66,12 +66,12 @@ def register(app, out, err) -> None:
                                   "padding not counted, as NeuroBench). Both are always reported."),
     ):
         """Per-layer MACs, ACs, spikes and energy of a model, with totals in the paper's Table 1 columns."""
-        from .energy import load_profile, report_for_card, report_for_model, report_from_run, resolve_model
-        from .energy import torch_speed
+        from ..energy import load_profile, report_for_card, report_for_model, report_from_run, resolve_model
+        from ..energy import torch_speed
 
         if sum((as_json, as_csv, as_md)) > 1:
             raise ConfigError("choose one of --json, --csv, --markdown")
-        from .models.baselines import list_cards
+        from ..models.baselines import list_cards
 
         if count not in ("dense", "effective"):
             raise ConfigError(f"--count must be dense or effective, got {count!r}")
@@ -80,7 +80,7 @@ def register(app, out, err) -> None:
             raise ConfigError(f"{from_run or model}: only dense counts there (effective counts need a real forward "
                               f"pass of one of our models on sample clips); use --count dense")
         if plot is not None:
-            from .cli import check_out_file
+            from . import check_out_file
 
             check_out_file(plot, "--plot")
         if from_run is not None and model is not None:
@@ -99,7 +99,7 @@ def register(app, out, err) -> None:
                 report = report_for_model(model, net, profile, seg, crops or 1, source, max_videos,
                                           weights=info["weights"], count=count)
                 if info.get("int8"):       # an int8 deployment: its integer MACs on cmos45nm-int8, beside float
-                    from .energy.measure import apply_int8
+                    from ..energy.measure import apply_int8
 
                     apply_int8(report, info["int8"])
                 if speed:
@@ -114,7 +114,7 @@ def register(app, out, err) -> None:
         elif as_md:
             print(report.to_markdown(), end="")
         else:
-            from .cli import wide
+            from . import wide
 
             report.render(wide(out, 170 if report.has_int8 else 140), memory=memory)   # 12 or 14 columns
             if report.speed.get("torch_cpu_videos_per_s"):

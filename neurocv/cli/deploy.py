@@ -19,9 +19,9 @@ from typing import List, Optional
 
 import typer
 
-from ._io import atomic_open
-from .errors import NeuroCVError
-from .runtime import BACKENDS
+from .._io import atomic_open
+from ..errors import NeuroCVError
+from ..runtime import BACKENDS
 
 #: the float operators named on the console after an int8 export (every one, with its reason, is in the manifest)
 FLOAT_SHOWN = ("Softmax", "LayerNormalization", "BatchNormalization", "Erf", "Gelu", "ReduceMean", "Div")
@@ -54,8 +54,8 @@ def register(app, out, err) -> None:
                    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON.")):
         """Export a checkpoint for deployment: ann.onnx, stm_mv.nir, stm_residual.nir, manifest.json. CHECKPOINT
         may be a registered variant (stm-base): random weights, for sizing, placement and speed."""
-        from .cli import check_checkpoint_arg, check_out_dir, on_interrupt
-        from .exporters.deploy import export_deployment, is_variant_name
+        from . import check_checkpoint_arg, check_out_dir, on_interrupt
+        from ..exporters.deploy import export_deployment, is_variant_name
 
         if dt_s <= 0:
             raise typer.BadParameter(f"must be > 0 seconds, got {dt_s:g}", param_hint="'--dt'")
@@ -126,8 +126,8 @@ def register(app, out, err) -> None:
                 ann: str = typer.Option("float", "--ann", help="ANN partition: float (ann.onnx) or int8 "
                                         "(ann.int8.onnx, from `export --int8`).")):
         """Classify videos with a deployment: reader -> STMs (Lava or torch) -> onnxruntime -> top-5."""
-        from .cli import check_out_file, on_interrupt
-        from .runtime import ANN_PRECISIONS, Deployment
+        from . import check_out_file, on_interrupt
+        from ..runtime import ANN_PRECISIONS, Deployment
 
         if backend not in BACKENDS:
             raise typer.BadParameter(f"{backend!r} is not one of {', '.join(BACKENDS)}", param_hint="'--backend'")
@@ -193,8 +193,8 @@ def register(app, out, err) -> None:
                 as_json: bool = typer.Option(False, "--json", help="Print the placement as one JSON object.")):
         """Place a deployment's STM layers on the cores of a multi-chip Loihi 2 system: cores per chip, layers
         split across chips, and the spikes that cross chips per time step."""
-        from .hardware.placement import load_system, place, spikes_from_run
-        from .runtime import Deployment
+        from ..hardware.placement import load_system, place, spikes_from_run
+        from ..runtime import Deployment
 
         sysm = load_system(system)                 # an unknown system: one line, before reading anything else
         dep = Deployment.load(deploy, ann=None)
@@ -220,7 +220,7 @@ def register(app, out, err) -> None:
                                                     "from 2^-24 to 2^-53.")):
         """The same STM files in every simulator (torch, numpy, Lava, netx, norse, snnTorch, nirtorch) against the
         torch model: loaded?, spike counts, largest membrane difference, top-1 after the ANN partition."""
-        from .crosscheck import crosscheck
+        from ..crosscheck import crosscheck
 
         names = [s.strip() for s in simulators.split(",") if s.strip()] if simulators else None
         try:
@@ -238,7 +238,7 @@ def _print_placement(out, r: dict) -> None:
     """The placement as two tables (cores per chip and layer; chip-to-chip spikes per step) and its assumptions."""
     from rich.table import Table
 
-    from .cli import wide
+    from . import wide
 
     out.print(f"{r['model']} ({r['input']['segments']} time steps, {r['input']['crop']}x{r['input']['crop']}): "
               f"{r['message']}", highlight=False)
@@ -358,7 +358,7 @@ def _print_crosscheck(out, report: dict) -> None:
                           f"{layer['spikes']:.0f}", f"{layer['torch_spikes']:.0f}",
                           "yes" if layer["spikes_equal"] else "no", "-" if dv is None else f"{dv:.2g}",
                           f"{row['same_top1']}/{n}" if k == 0 else "")
-    from .cli import wide
+    from . import wide
 
     wide(out, 100).print(table)
     for note in notes:
