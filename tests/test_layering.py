@@ -7,15 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "neurocv"
 MAX_LINES = 500
-# what is still waiting for `neurocv/cli/` to become a package (issue 21): the two checks below marked xfail fail
-# loudly (strict) once it is done, and their markers must go
-CLI_CYCLE = {"neurocv.cli", "neurocv.cli_deploy", "neurocv.cli_energy"}
-CLI_LONG_FILE = "neurocv/cli.py"
 
 
 def import_cycles(package: str = "neurocv") -> list[list[str]]:
@@ -96,30 +90,29 @@ def test_the_cycle_check_finds_a_cycle():
         assert import_cycles("p") == [["p.a", "p.b", "p.c"]]
 
 
-def test_no_import_cycle_outside_the_cli():
-    cycles = [c for c in import_cycles() if not set(c) <= CLI_CYCLE]
-    assert not cycles, f"{len(cycles)} import cycle(s): {cycles}"
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the CLI cycle: neurocv.cli <-> neurocv.cli_deploy / neurocv.cli_energy (the sub-command "
-                          "modules import app, check_out_dir, on_interrupt, wide from cli.py), until neurocv/cli/ is "
-                          "a package; then remove this marker")
 def test_no_import_cycle_at_all():
     cycles = import_cycles()
     assert not cycles, f"{len(cycles)} import cycle(s): {cycles}"
 
 
-def test_no_file_over_500_lines_besides_cli():
-    too_long = {f: n for f, n in long_files().items() if f != CLI_LONG_FILE}
-    assert not too_long, f"split these (at most {MAX_LINES} lines a file): {too_long}"
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="neurocv/cli.py is over 500 lines until neurocv/cli/ is a package; then remove this marker")
 def test_no_file_over_500_lines():
     too_long = long_files()
     assert not too_long, f"split these (at most {MAX_LINES} lines a file): {too_long}"
+
+
+def test_the_cli_app_registers_every_stage_command_once():
+    """neurocv/cli/__init__.py assembles the app from the stage modules' COMMANDS: each command once, in the stages'
+    order, and no stage module left out of STAGES (a new one would otherwise add no command)."""
+    import pkgutil
+
+    import neurocv.cli as cli
+
+    stages = {m.name for m in pkgutil.iter_modules(cli.__path__) if not m.name.startswith("_")}
+    assert {s.__name__.rsplit(".", 1)[1] for s in cli.STAGES} == stages
+    names = [name for stage in cli.STAGES for name in stage.COMMANDS]
+    assert len(names) == len(set(names)), names
+    assert [c.name for c in cli.app.registered_commands] == names
+    assert names[:2] == ["info", "extract"] and names[-1] == "energy"
 
 
 def _modules_after(imports: str) -> set[str]:
