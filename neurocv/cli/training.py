@@ -66,7 +66,7 @@ def train(
                                          "ends there); default: the model's recipe (stm-tiny 60, others 30)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Global batch (split over DDP "
                                              "ranks); default: the model's recipe (stm-tiny 8, others 16)."),
-    lr: float = typer.Option(None, "--lr", help="Default: the paper's 0.02 (stm-tiny: 1e-3, see README)."),
+    lr: float = typer.Option(None, "--lr", help="Default: the paper's 0.02 (stm-tiny: 1e-3, see docs/learning.md)."),
     weight_decay: float = typer.Option(1e-4, "--weight-decay"),
     eps: float = typer.Option(None, "--eps", help="Adam epsilon; default: the paper's 1e-3 (stm-tiny: 1e-8)."),
     warmup: float = typer.Option(1.0, "--warmup-epochs"),

@@ -86,7 +86,7 @@ def default_recipe(model: str) -> Recipe:
 
 def default_optimizer(model: str) -> tuple[float, float]:
     """Adam (lr, eps): the paper's (0.02, 1e-3) for the paper-sized variants; stm-tiny did not learn with them on
-    the synthetic set here and uses (1e-3, 1e-8), the best of the settings measured (README)."""
+    the synthetic set here and uses (1e-3, 1e-8), the best of the settings measured (docs/learning.md)."""
     r = default_recipe(model)
     return r.lr, r.eps
 
