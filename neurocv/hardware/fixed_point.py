@@ -38,14 +38,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..dynamics.fixed import (DECAY_ONE, MAX_FLOAT_SHIFT, STATE_BITS, STATE_MAX, STATE_MIN, decay_toward_zero,
+                              shift_toward_zero, step_fixed, step_fixed_inplace)
 from .stm_spec import STMSpec, check_input, conv2d_numpy, fanout_map, layer_shapes, empty_counts, analog_macs
 
 __all__ = ["FixedLayer", "quantize_spec", "shift_toward_zero", "decay_toward_zero", "simulate_fixed_numpy",
-           "STATE_MIN", "STATE_MAX"]
+           "STATE_MIN", "STATE_MAX", "STATE_BITS", "DECAY_ONE", "MAX_FLOAT_SHIFT", "neuron_step_fixed",
+           "step_fixed", "step_fixed_inplace"]
 
-STATE_BITS = 24
-STATE_MIN, STATE_MAX = -(1 << (STATE_BITS - 1)), (1 << (STATE_BITS - 1)) - 1
-DECAY_ONE = 4096
+# the integer arithmetic itself (STATE_*, DECAY_ONE, the shifts and the step) is neurocv.dynamics.fixed: one
+# definition, imported from here by the Lava ProcessModels too
 
 
 @dataclass(frozen=True)
@@ -104,33 +106,11 @@ def quantize_input(x: np.ndarray, layer: FixedLayer) -> np.ndarray:
                    layer.input_limit).astype(np.int64)
 
 
-def shift_toward_zero(a: np.ndarray, sh: int) -> np.ndarray:
-    """``a * 2^sh`` for integers, rounding toward zero when ``sh < 0``."""
-    a = np.asarray(a, np.int64)
-    if sh >= 0:
-        return a << sh
-    return np.sign(a) * (np.abs(a) >> -sh)
-
-
-def decay_toward_zero(u: np.ndarray, d: int) -> np.ndarray:
-    """``sign(u) * ((|u| * d) >> 12)``."""
-    u = np.asarray(u, np.int64)
-    return np.sign(u) * ((np.abs(u) * d) >> 12)
-
-
 def neuron_step_fixed(u: np.ndarray, o: np.ndarray, a: np.ndarray, layer: FixedLayer,
                       bias: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """One fixed-point update of ``layer.neuron``'s kind; ``bias`` broadcast to ``u``'s shape. Returns ``(u, o,
     n_saturated)`` (``u`` after the reset for a LIF layer; ``o`` all 0 for an LI layer)."""
-    raw = decay_toward_zero(u, layer.decay) + shift_toward_zero(a, layer.shift) + bias
-    if layer.neuron == "stm":
-        raw = raw - layer.vth * o
-    u = np.clip(raw, STATE_MIN, STATE_MAX)
-    n_sat = int(np.count_nonzero(u != raw))
-    if layer.neuron == "li":
-        return u, np.zeros_like(u), n_sat
-    o = (u > layer.vth).astype(np.int64)
-    return (u * (1 - o) if layer.neuron == "lif" else u), o, n_sat
+    return step_fixed(layer.neuron, u, o, a, bias, layer.decay, layer.vth, layer.shift)
 
 
 def simulate_fixed_numpy(spec: STMSpec, x: np.ndarray, input_frac_bits: int = 8) -> tuple[np.ndarray, dict]:

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..dynamics.fixed import DECAY_ONE, STATE_MAX
 from ..errors import ExportError
 from .stm_spec import ConvGeometry, STMSpec, conv2d_numpy, fanout_map
 
@@ -52,8 +53,6 @@ __all__ = ["NETX_FORMAT", "NetxLayer", "NetxNetwork", "quantize_netx", "write_ne
 NETX_FORMAT = "neurocv.stm-netx/1"
 VTH_MANT_MAX = (1 << 17) - 1
 BIAS_MANT_MIN, BIAS_MANT_MAX = -(1 << 12), (1 << 12) - 1
-DECAY_ONE = 4096
-STATE_MAX = (1 << 23) - 1
 HEADROOM_THRESHOLDS = 32
 
 
