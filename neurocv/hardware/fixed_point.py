@@ -40,7 +40,8 @@ import numpy as np
 
 from ..dynamics.fixed import (DECAY_ONE, MAX_FLOAT_SHIFT, STATE_BITS, STATE_MAX, STATE_MIN, decay_toward_zero,
                               shift_toward_zero, step_fixed, step_fixed_inplace)
-from .stm_spec import STMSpec, check_input, conv2d_numpy, fanout_map, layer_shapes, empty_counts, analog_macs
+from .stm_spec import (STMSpec, ac_count, analog_macs, check_input, conv2d_numpy, empty_counts, fanout_map,
+                       layer_shapes)
 
 __all__ = ["FixedLayer", "quantize_spec", "shift_toward_zero", "decay_toward_zero", "simulate_fixed_numpy",
            "STATE_MIN", "STATE_MAX", "STATE_BITS", "DECAY_ONE", "MAX_FLOAT_SHIFT", "neuron_step_fixed",
@@ -131,7 +132,7 @@ def simulate_fixed_numpy(spec: STMSpec, x: np.ndarray, input_frac_bits: int = 8)
         h = quantize_input(x[t], fixed[0])
         for k, (layer, fl) in enumerate(zip(spec.layers, fixed)):
             if layer.input == "spikes":
-                counts["layers"][k]["acs"] += float(layer.out_channels * (h.sum(0) * fan[k]).sum())
+                counts["layers"][k]["acs"] += ac_count(layer.out_channels, h.sum(0), fan[k])
             a = conv2d_numpy(h, fl.weight.astype(np.int64), None, layer.stride, layer.padding)
             u, o, sat = neuron_step_fixed(*state[k], a, fl, fl.bias[:, None, None])
             saturated += sat

@@ -45,7 +45,7 @@ import numpy as np
 
 from ..dynamics.fixed import DECAY_ONE, STATE_MAX
 from ..errors import ExportError
-from .stm_spec import ConvGeometry, STMSpec, conv2d_numpy, fanout_map
+from .stm_spec import ConvGeometry, STMSpec, ac_count, conv2d_numpy, fanout_map
 
 __all__ = ["NETX_FORMAT", "NetxLayer", "NetxNetwork", "quantize_netx", "write_netx", "read_netx",
            "simulate_netx_numpy", "netx_counts", "check_netx_compatible", "layer_kinds", "VTH_MANT_MAX"]
@@ -240,7 +240,7 @@ def netx_counts(net: NetxNetwork, spikes: list[np.ndarray]) -> dict:
                  "spikes": float(spikes[k].sum()), "neuron_updates": float(c * h * w * steps)}
         if not analog:
             fan = fanout_map(layer, *in_hw[k])
-            entry["acs"] = float(layer.out_channels * (spikes[k - 1].sum(axis=(0, 1)) * fan).sum())
+            entry["acs"] = ac_count(layer.out_channels, spikes[k - 1].sum(axis=(0, 1)), fan)
         layers.append(entry)
     return {"layers": layers}
 

@@ -44,7 +44,7 @@ from ..dynamics import heaviside_numpy, li_update, lif_update, stm_update
 from ..errors import ExportError
 
 __all__ = ["STMLayerSpec", "STMSpec", "FORMAT", "FORMAT_LIF", "LIF_DT_S", "load_stm_spec", "simulate_numpy",
-           "conv2d_numpy", "fanout_map", "layer_shapes", "empty_counts", "LAYER_NEURONS"]
+           "conv2d_numpy", "fanout_map", "ac_count", "layer_shapes", "empty_counts", "LAYER_NEURONS"]
 
 FORMAT = "neurocv.stm-nir/1"   # graph.metadata["format"] of the paper's STM (LI + Threshold + Scale loop)
 FORMAT_LIF = "neurocv.lif-nir/1"   # graph.metadata["format"] of a portable Conv2d -> LIF graph (neuron="lif")
@@ -190,6 +190,14 @@ def fanout_map(layer: STMLayerSpec, h: int, w: int) -> np.ndarray:
     return f[p:p + h, p:p + w]
 
 
+def ac_count(out_channels, spike_map, fan) -> float:
+    """The accumulate operations (ACs) that spikes cause in a layer with ``out_channels`` output channels:
+    ``C_out * sum(spike_map * fan)``, ``spike_map`` the number of spikes at each input position (summed over
+    channels, and over time steps for a whole clip) and ``fan`` its :func:`fanout_map` (any layout, numpy or torch,
+    as long as the two match). The one AC formula of every counter (references, simulators, Lava models)."""
+    return float(out_channels * (spike_map * fan).sum())
+
+
 def empty_counts(spec: STMSpec) -> dict:
     """The counts dict with every number at zero (``neurons`` filled in)."""
     layers = []
@@ -245,7 +253,7 @@ def simulate_numpy(spec: STMSpec, x: np.ndarray, trace: dict | None = None, dtyp
         h = x[t]
         for k, layer in enumerate(spec.layers):
             if layer.input == "spikes":
-                counts["layers"][k]["acs"] += float(layer.out_channels * (h.sum(0) * fan[k]).sum())
+                counts["layers"][k]["acs"] += ac_count(layer.out_channels, h.sum(0), fan[k])
             cur = conv2d_numpy(h, layer.weight.astype(dtype, copy=False), layer.bias, layer.stride, layer.padding)
             v_prev, o_prev = state[k]
             leak, v_th = dtype.type(np.float32(layer.leak)), dtype.type(np.float32(layer.v_th))

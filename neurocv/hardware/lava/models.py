@@ -21,6 +21,7 @@ from neurocv.hardware.fixed_point import (DECAY_ONE, MAX_FLOAT_SHIFT, STATE_MAX,
                                           step_fixed, step_fixed_inplace)
 from neurocv.hardware.lava.conv import ConvPlan, signed_wrap
 from neurocv.hardware.lava.process import NEURON_CODES, STMLayerProcess, STMNeuronProcess
+from neurocv.hardware.stm_spec import ac_count
 
 STM, LIF, LI = (NEURON_CODES.index(k) for k in ("stm", "lif", "li"))   # values of the neuron Var
 
@@ -48,7 +49,7 @@ class _Common(PyLoihiProcessModel):
             n = float(self.o.sum())
             self.stats[0] += n
             if n and self.fan_mult[0]:
-                self.stats[1] += self.fan_mult[0] * float((self.o.sum(axis=2, keepdims=True) * self.fanout).sum())
+                self.stats[1] += ac_count(self.fan_mult[0], self.o.sum(axis=2, keepdims=True), self.fanout)
         else:
             self.u[:] = 0
             self.o[:] = 0
@@ -167,7 +168,7 @@ class _LayerCommon(PyLoihiProcessModel):
             self.k[0] = 0
             if self._acc is not None:
                 self._tally[0] = float(self._acc.sum())
-                self._tally[1] = self.fan_mult[0] * float((self._acc * self.fanout).sum())
+                self._tally[1] = ac_count(self.fan_mult[0], self._acc, self.fanout)
             self._tally[3] += time.perf_counter() - t0
             self.stats[:] = self._tally
         else:

@@ -47,7 +47,7 @@ class TorchSimulator(Simulator):
         import torch.nn.functional as F
 
         from ...models.neuron import STMParams, li_step, lif_step, stm_step
-        from ..stm_spec import analog_macs, check_input, empty_counts
+        from ..stm_spec import ac_count, analog_macs, check_input, empty_counts
 
         if stm not in self.specs:
             raise ValueError(f"no STM named {stm!r} (have {sorted(self.specs)})")
@@ -66,7 +66,7 @@ class TorchSimulator(Simulator):
                 h = x[t][None]
                 for k, (w, b, stride, pad, v_th, leak, fan, kind) in enumerate(layers):
                     if spec.layers[k].input == "spikes":
-                        acs[k] += float(w.shape[0] * (h[0].sum(0) * fan).sum())
+                        acs[k] += ac_count(w.shape[0], h[0].sum(0), fan)
                     cur = F.conv2d(h, w, b, stride, pad)
                     if kind == "stm":
                         y, state[k] = stm_step(cur, state[k], STMParams(v_th, leak), surrogate=False)
