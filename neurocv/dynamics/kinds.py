@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import li_update, lif_update, stm_update
+from .updates import li_update, lif_update, stm_update
 
-__all__ = ["NeuronKind", "KINDS", "KIND_NAMES", "get_kind", "float_step", "layer_output"]
+__all__ = ["NeuronKind", "KINDS", "KIND_NAMES", "MEMBRANE_READOUTS", "get_kind", "float_step", "layer_output",
+           "check_layer_kinds"]
 
 
 def _stm_step(current, v, o, leak, v_th, fire):
@@ -78,6 +79,8 @@ KINDS: dict[str, NeuronKind] = {k.name: k for k in (
 )}
 #: the kinds in code order (the Lava ``neuron`` Var holds an index into this tuple)
 KIND_NAMES: tuple[str, ...] = tuple(KINDS)
+#: the STM readouts that hand on a membrane (analog values), not spikes
+MEMBRANE_READOUTS = frozenset(k.readout for k in KINDS.values() if k.output == "membrane")
 
 
 def get_kind(kind: "str | NeuronKind") -> NeuronKind:
@@ -98,3 +101,19 @@ def float_step(kind, current, v, o, leak, v_th, fire):
 def layer_output(kind, v, o):
     """What a layer of ``kind`` hands on as its output: its membrane ``v`` or its spikes ``o``."""
     return o if get_kind(kind).output == "spikes" else v
+
+
+def check_layer_kinds(kinds: list[str]) -> str | None:
+    """Why the per-layer kinds ``kinds`` (first to last) do not make one STM, or None: every kind registered, one
+    body kind, a readout-only kind (``last_only``) only last and only after a body of the same NIR form
+    (``portable``)."""
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        return f"unknown neuron kind(s) {unknown}; known: {', '.join(KIND_NAMES)}" if unknown else "no layers"
+    last = KINDS[kinds[-1]]
+    body = kinds[:-1] if last.last_only else kinds
+    if not body or len(set(body)) != 1 or KINDS[body[0]].last_only:
+        return "layers must all be one kind, perhaps with a last readout layer"
+    if last.last_only and last.portable != KINDS[body[0]].portable:
+        return f"a {last.name!r} readout cannot follow {body[0]!r} layers (their NIR forms differ)"
+    return None

@@ -39,13 +39,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..dynamics.fixed import (DECAY_ONE, MAX_FLOAT_SHIFT, STATE_BITS, STATE_MAX, STATE_MIN, decay_toward_zero,
-                              shift_toward_zero, step_fixed, step_fixed_inplace)
+                              shift_toward_zero, step_fixed, step_fixed_inplace, step_float_inplace)
+from ..dynamics.kinds import get_kind
 from .stm_spec import (STMSpec, ac_count, analog_macs, check_input, conv2d_numpy, empty_counts, fanout_map,
                        layer_shapes)
 
 __all__ = ["FixedLayer", "quantize_spec", "shift_toward_zero", "decay_toward_zero", "simulate_fixed_numpy",
            "STATE_MIN", "STATE_MAX", "STATE_BITS", "DECAY_ONE", "MAX_FLOAT_SHIFT", "neuron_step_fixed",
-           "step_fixed", "step_fixed_inplace"]
+           "step_fixed", "step_fixed_inplace", "step_float_inplace"]
 
 # the integer arithmetic itself (STATE_*, DECAY_ONE, the shifts and the step) is neurocv.dynamics.fixed: one
 # definition, imported from here by the Lava ProcessModels too
@@ -87,7 +88,7 @@ def quantize_spec(spec: STMSpec, input_frac_bits: int = 8) -> list[FixedLayer]:
         wmax = float(np.abs(w).max())
         e = math.ceil(math.log2(wmax / 127.0)) if wmax > 0 else 0
         w_m = np.clip(np.round(w / 2.0 ** e), -128, 127).astype(np.int32)
-        li = layer.neuron == "li"
+        li = not get_kind(layer.neuron).fires          # no threshold to scale q from
         q = _q_bits_li(layer) if li else _q_bits(layer.v_th)
         p = input_frac_bits if layer.input == "analog" else 0
         vth_m = 0 if li else min(int(round(layer.v_th * 2.0 ** q / 64)), (1 << 17) - 1)

@@ -16,14 +16,18 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 # absolute imports: Lava loads these files by path. fixed_point is numpy only (no torch: tests/test_layering.py)
-from neurocv.dynamics import heaviside_numpy, li_update, lif_update
+from neurocv.dynamics import heaviside_numpy
+from neurocv.dynamics.kinds import KINDS, layer_output
 from neurocv.hardware.fixed_point import (DECAY_ONE, MAX_FLOAT_SHIFT, STATE_MAX, STATE_MIN,  # noqa: F401 (re-exported)
-                                          step_fixed, step_fixed_inplace)
+                                          step_fixed, step_fixed_inplace, step_float_inplace)
 from neurocv.hardware.lava.conv import ConvPlan, signed_wrap
 from neurocv.hardware.lava.process import NEURON_CODES, STMLayerProcess, STMNeuronProcess
 from neurocv.hardware.stm_spec import ac_count
 
-STM, LIF, LI = (NEURON_CODES.index(k) for k in ("stm", "lif", "li"))   # values of the neuron Var
+
+def _kind(neuron: np.ndarray):
+    """The registry entry of a process's ``neuron`` Var (its code: an index into NEURON_CODES)."""
+    return KINDS[NEURON_CODES[int(neuron[0])]]
 
 
 class _Common(PyLoihiProcessModel):
@@ -54,7 +58,7 @@ class _Common(PyLoihiProcessModel):
             self.u[:] = 0
             self.o[:] = 0
         self.s_out.send(self.o)
-        self.u_out.send(self.o if self.neuron[0] == LIF else self.u)    # the layer's output
+        self.u_out.send(layer_output(_kind(self.neuron), self.u, self.o))    # the layer's output
 
 
 @implements(proc=STMNeuronProcess, protocol=LoihiProtocol)
@@ -76,16 +80,8 @@ class PySTMNeuronFloat(_Common):
 
     def update(self, a: np.ndarray) -> None:
         cur = a.astype(np.float32) + self.bias
-        kind = self.neuron[0]
-        if kind == LIF:
-            self.o[:], self.u[:] = lif_update(cur, self.u, self.leak[0], self.v_th[0], heaviside_numpy)
-            return
-        if kind == LI:
-            self.u[:] = li_update(cur, self.u, self.leak[0])
-            return
-        u = cur + self.leak[0] * self.u - self.v_th[0] * self.o
-        self.u[:] = u
-        self.o[:] = u > self.v_th[0]
+        self.u[:], self.o[:] = _kind(self.neuron).step(cur, self.u, self.o, self.leak[0], self.v_th[0],
+                                                       heaviside_numpy)
 
 
 @implements(proc=STMNeuronProcess, protocol=LoihiProtocol)
@@ -107,7 +103,7 @@ class PySTMNeuronFixed(_Common):
     shift: np.ndarray = LavaPyType(np.ndarray, np.int64)
 
     def update(self, a: np.ndarray) -> None:
-        u, o, n_sat = step_fixed(NEURON_CODES[int(self.neuron[0])], self.u, self.o, np.asarray(a).astype(np.int64),
+        u, o, n_sat = step_fixed(_kind(self.neuron), self.u, self.o, np.asarray(a).astype(np.int64),
                                  self.bias, int(self.leak[0]), int(self.v_th[0]), int(self.shift[0]))
         self.stats[2] += float(n_sat)
         self.u[:] = u
@@ -175,36 +171,23 @@ class _LayerCommon(PyLoihiProcessModel):
             self._tally[3] += time.perf_counter() - t0
         self.s_out.send(self.o)
         if self.stream_u[0]:
-            self.u_out.send(self.o if self.neuron[0] == LIF else self.u)    # the layer's output
+            self.u_out.send(layer_output(_kind(self.neuron), self.u, self.o))    # the layer's output
 
 
 def float_step(u: np.ndarray, o: np.ndarray, a: np.ndarray, bias: np.ndarray, leak: np.float32, v_th: np.float32,
-               cur: np.ndarray, neuron: int = STM) -> None:
-    """In place, float32, bit for bit ``u = (float32(a) + b) + leak * u - v_th * o; o = u > v_th`` (``cur``: a
-    float32 buffer of ``u``'s shape; IEEE addition commutes, so adding ``cur`` to ``leak * u`` is the same sum).
-
-    ``neuron=LIF``: :func:`~neurocv.dynamics.lif_update` bit for bit, ``u = leak * u + I; o = u > v_th; u = 0``
-    where it fired (``u * (1 - o)`` is exactly that); ``neuron=LI``: ``u = leak * u + I``, ``o`` untouched (0)."""
-    np.copyto(cur, a, casting="unsafe")
-    cur += bias
-    u *= leak
-    u += cur
-    if neuron != STM:
-        if neuron == LIF:
-            np.greater(u, v_th, out=o)
-            np.copyto(u, 0, where=o)
-        return
-    np.multiply(o, v_th, out=cur)          # v_th or 0 (numpy's masked subtract is ~10x slower)
-    u -= cur
-    np.greater(u, v_th, out=o)
+               cur: np.ndarray, neuron: int = 0) -> None:
+    """In place, float32, bit for bit the float step of the kind whose code is ``neuron`` (0: the paper's STM,
+    ``u = (float32(a) + b) + leak * u - v_th * o; o = u > v_th``): :func:`~neurocv.dynamics.fixed.
+    step_float_inplace`."""
+    step_float_inplace(KINDS[NEURON_CODES[neuron]], u, o, a, bias, leak, v_th, cur)
 
 
 def fixed_step(u: np.ndarray, o: np.ndarray, a: np.ndarray, bias: np.ndarray, decay: int, v_th: int, shift: int,
-               buf: np.ndarray, neuron: int = STM) -> int:
+               buf: np.ndarray, neuron: int = 0) -> int:
     """In place, the integers of :func:`neurocv.hardware.fixed_point.neuron_step_fixed` on the conv's (exact,
     already wrapped) sums ``a``, for the neuron Var's value ``neuron``: :func:`~neurocv.dynamics.fixed.
     step_fixed_inplace` (float64 arrays holding integers). Returns the number of saturated updates."""
-    return step_fixed_inplace(NEURON_CODES[neuron], u, o, a, bias, decay, v_th, shift, buf)
+    return step_fixed_inplace(KINDS[NEURON_CODES[neuron]], u, o, a, bias, decay, v_th, shift, buf)
 
 
 @implements(proc=STMLayerProcess, protocol=LoihiProtocol)
