@@ -41,8 +41,7 @@ import numpy as np
 from ..dynamics.fixed import (DECAY_ONE, MAX_FLOAT_SHIFT, STATE_BITS, STATE_MAX, STATE_MIN, decay_toward_zero,
                               shift_toward_zero, step_fixed, step_fixed_inplace, step_float_inplace)
 from ..dynamics.kinds import get_kind
-from .stm_spec import (STMSpec, ac_count, analog_macs, check_input, conv2d_numpy, empty_counts, fanout_map,
-                       layer_shapes)
+from .stm_spec import STMSpec, check_input, conv2d_numpy, drive_clip
 
 __all__ = ["FixedLayer", "quantize_spec", "shift_toward_zero", "decay_toward_zero", "simulate_fixed_numpy",
            "STATE_MIN", "STATE_MAX", "STATE_BITS", "DECAY_ONE", "MAX_FLOAT_SHIFT", "neuron_step_fixed",
@@ -121,28 +120,19 @@ def simulate_fixed_numpy(spec: STMSpec, x: np.ndarray, input_frac_bits: int = 8)
     its spikes (0/1) for a LIF readout; ``counts["saturated"]`` is the number of saturated neuron updates."""
     x = check_input(spec, x)
     fixed = quantize_spec(spec, input_frac_bits)
-    shapes = layer_shapes(spec)
-    in_hw = [spec.input_shape[1:]] + [s[1:] for s in shapes[:-1]]
-    fan = [fanout_map(layer, *hw) for layer, hw in zip(spec.layers, in_hw)]
-    counts = empty_counts(spec)
-    state = [(np.zeros(s, np.int64), np.zeros(s, np.int64)) for s in shapes]
-    out = np.empty((x.shape[0], *shapes[-1]), np.float32)
-    saturated = 0
-    spikes_out = spec.readout == "spikes"
-    for t in range(x.shape[0]):
-        h = quantize_input(x[t], fixed[0])
-        for k, (layer, fl) in enumerate(zip(spec.layers, fixed)):
-            if layer.input == "spikes":
-                counts["layers"][k]["acs"] += ac_count(layer.out_channels, h.sum(0), fan[k])
-            a = conv2d_numpy(h, fl.weight.astype(np.int64), None, layer.stride, layer.padding)
-            u, o, sat = neuron_step_fixed(*state[k], a, fl, fl.bias[:, None, None])
-            saturated += sat
-            state[k] = (u, o)
-            counts["layers"][k]["spikes"] += float(o.sum())
-            h = o
-        out[t] = state[-1][1] if spikes_out else state[-1][0] * 2.0 ** -fixed[-1].q
-    for entry, macs in zip(counts["layers"], analog_macs(spec, x.shape[0])):
-        entry["macs"] = macs
-        entry["neuron_updates"] = float(entry["neurons"] * x.shape[0])
-    counts["saturated"] = saturated
+    saturated = [0]
+
+    def step(k, h, u, o):
+        fl, layer = fixed[k], spec.layers[k]
+        a = conv2d_numpy(h, fl.weight.astype(np.int64), None, layer.stride, layer.padding)
+        u, o, sat = neuron_step_fixed(u, o, a, fl, fl.bias[:, None, None])
+        saturated[0] += sat
+        return u, o
+
+    unit = 2.0 ** -fixed[-1].q
+    spikes_out = get_kind(spec.layers[-1].neuron).output == "spikes"
+    readout = (lambda u, o: o) if spikes_out else (lambda u, o: u * unit)
+    out, counts = drive_clip(spec, x, step, readout, np.int64, np.float32,
+                             encode=lambda x_t: quantize_input(x_t, fixed[0]))
+    counts["saturated"] = saturated[0]
     return out, counts

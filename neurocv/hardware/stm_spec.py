@@ -45,7 +45,7 @@ from ..dynamics.kinds import KIND_NAMES, KINDS, check_layer_kinds, get_kind, lay
 from ..errors import ExportError
 
 __all__ = ["STMLayerSpec", "STMSpec", "FORMAT", "FORMAT_LIF", "LIF_DT_S", "load_stm_spec", "simulate_numpy",
-           "conv2d_numpy", "fanout_map", "ac_count", "layer_shapes", "empty_counts", "LAYER_NEURONS"]
+           "conv2d_numpy", "fanout_map", "ac_count", "drive_clip", "layer_shapes", "empty_counts", "LAYER_NEURONS"]
 
 FORMAT = "neurocv.stm-nir/1"   # graph.metadata["format"] of the paper's STM (LI + Threshold + Scale loop)
 FORMAT_LIF = "neurocv.lif-nir/1"   # graph.metadata["format"] of a portable Conv2d -> LIF graph (neuron="lif")
@@ -239,39 +239,53 @@ def simulate_numpy(spec: STMSpec, x: np.ndarray, trace: dict | None = None, dtyp
     """
     dtype = np.dtype(dtype)
     x = check_input(spec, x).astype(dtype, copy=False)
+    kinds = [get_kind(layer.neuron) for layer in spec.layers]
+    params = [(layer.weight.astype(dtype, copy=False), dtype.type(np.float32(layer.leak)),
+               dtype.type(np.float32(layer.v_th))) for layer in spec.layers]
+
+    def step(k, h, v, o):
+        w, leak, v_th = params[k]
+        layer = spec.layers[k]
+        cur = conv2d_numpy(h, w, layer.bias, layer.stride, layer.padding)
+        return kinds[k].step(cur, v, o, leak, v_th, heaviside_numpy)
+
+    return drive_clip(spec, x, step, lambda v, o: layer_output(kinds[-1], v, o), dtype, dtype, trace=trace)
+
+
+def drive_clip(spec: STMSpec, x: np.ndarray, step, readout, state_dtype, out_dtype, encode=None,
+               trace: dict | None = None) -> tuple[np.ndarray, dict]:
+    """The clip loop every numpy simulator of a spec shares: from rest, for each time step t, ``h = encode(x[t])``,
+    then for each layer k ``(v, o) = step(k, h, v_k, o_k)`` (its state, from ``(0, 0)`` of ``state_dtype``) and
+    ``h = o``; ``y[t] = readout(v_L, o_L)``. Counts the layers' spikes and ACs (:func:`ac_count` of the spikes fed
+    in), MACs and neuron updates. ``trace`` (a dict) receives ``"membrane"`` and ``"spikes"``, one ``(T, C_l,
+    H_l, W_l)`` array of ``state_dtype`` per layer. Returns ``(y (T, C_L, H_L, W_L) of out_dtype, counts)``."""
     steps = x.shape[0]
     counts = empty_counts(spec)
     shapes = layer_shapes(spec)
     in_hw = [spec.input_shape[1:]] + [s[1:] for s in shapes[:-1]]
     fan = [fanout_map(layer, *hw) for layer, hw in zip(spec.layers, in_hw)]
-    state = [(np.zeros(s, dtype), np.zeros(s, dtype)) for s in shapes]
-    out = np.empty((steps, *shapes[-1]), dtype)
+    state = [(np.zeros(s, state_dtype), np.zeros(s, state_dtype)) for s in shapes]
+    out = np.empty((steps, *shapes[-1]), out_dtype)
     if trace is not None:
-        trace["membrane"] = [np.empty((steps, *s), dtype) for s in shapes]
-        trace["spikes"] = [np.empty((steps, *s), dtype) for s in shapes]
+        trace["membrane"] = [np.empty((steps, *s), state_dtype) for s in shapes]
+        trace["spikes"] = [np.empty((steps, *s), state_dtype) for s in shapes]
     for t in range(steps):
-        h = x[t]
+        h = x[t] if encode is None else encode(x[t])
         for k, layer in enumerate(spec.layers):
+            entry = counts["layers"][k]
             if layer.input == "spikes":
-                counts["layers"][k]["acs"] += ac_count(layer.out_channels, h.sum(0), fan[k])
-            cur = conv2d_numpy(h, layer.weight.astype(dtype, copy=False), layer.bias, layer.stride, layer.padding)
-            v_prev, o_prev = state[k]
-            leak, v_th = dtype.type(np.float32(layer.leak)), dtype.type(np.float32(layer.v_th))
-            kind = get_kind(layer.neuron)
-            v, o = kind.step(cur, v_prev, o_prev, leak, v_th, heaviside_numpy)
-            y = layer_output(kind, v, o)
-            state[k] = (v, o)
-            counts["layers"][k]["spikes"] += float(o.sum())
+                entry["acs"] += ac_count(layer.out_channels, h.sum(0), fan[k])
+            v, o = state[k] = step(k, h, *state[k])
+            entry["spikes"] += float(o.sum())
             if trace is not None:
                 trace["membrane"][k][t] = v
                 trace["spikes"][k][t] = o
             h = o
-        out[t] = y
+        out[t] = readout(*state[-1])
     for entry, macs in zip(counts["layers"], analog_macs(spec, steps)):
         entry["macs"] = macs
         entry["neuron_updates"] = float(entry["neurons"] * steps)
     return out, counts
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # Reading the NIR file written by neurocv.exporters.nir_export
