@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .dynamics.kinds import MEMBRANE_READOUTS
 from .errors import NeuroCVError
 
 __all__ = ["crosscheck", "reference_traces", "SCHEMA"]
@@ -130,7 +131,7 @@ def crosscheck(deploy: str | Path, videos: list, simulators: list[str] | None = 
                         entry["spikes_equal"] &= got == want
                         mem = run.membranes[k] if k < len(run.membranes) else None
                         last = k == len(specs[m].layers) - 1
-                        if mem is None and last and specs[m].readout in ("membrane", "li"):
+                        if mem is None and last and specs[m].readout in MEMBRANE_READOUTS:
                             mem = run.output
                         if mem is not None:     # float64 membranes against the float64 reference (--float64)
                             d = float(np.abs(np.asarray(mem, np.float64) - ref[m]["membranes"][k]).max())

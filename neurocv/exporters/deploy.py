@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from .._io import _umask, atomic_open, atomic_path
+from ..dynamics.kinds import get_kind
 from ..errors import DeploymentError, NeuroCVError
 from .onnx_export import ONNX_TOLERANCE, Tolerance, compare_outputs, export_onnx
 from .partition import ANN_OUTPUT, Partition, partition_model
@@ -169,7 +170,7 @@ def _write_netx(part: Partition, specs: dict, tmp_dir: Path, seed: int, netx: bo
     from ..hardware.netx_format import check_netx_compatible, read_netx, simulate_netx_numpy, write_netx
     from ..hardware.sims.torch_sim import TorchSimulator
 
-    if netx is False or (netx is None and any(spec.neuron != "lif" for spec in specs.values())):
+    if netx is False or (netx is None and any(not get_kind(spec.neuron).portable for spec in specs.values())):
         return None
     for m, spec in specs.items():
         check_netx_compatible(spec, f"{part.spiking[m].file_stem}.net")

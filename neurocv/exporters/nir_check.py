@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..dynamics.kinds import get_kind
 from ..errors import ExportError
 from ..hardware.nir_libraries import (LIBRARIES, NIRLIF, LibraryRun, NIRScale, NIRThreshold, load_library,
                                       nirtorch_node_map, run_library)
@@ -30,7 +31,7 @@ def compare_with_reference(run: LibraryRun, reference: dict, spec: STMSpec) -> d
     equal = True
     for k, layer in enumerate(spec.layers):
         ref_o, ref_v = reference["spikes"][k], reference["membrane"][k]
-        if layer.neuron == "li":
+        if not get_kind(layer.neuron).fires:
             o = np.zeros_like(ref_o)
         else:
             o = run.spikes[k]

@@ -38,6 +38,7 @@ from typing import Sequence
 import numpy as np
 
 from .._io import atomic_path
+from ..dynamics.kinds import KIND_NAMES, get_kind
 from ..errors import ExportError
 from ..hardware.stm_spec import FORMAT, FORMAT_LIF, LIF_DT_S, STMLayerSpec, STMSpec, layer_shapes, load_stm_spec
 
@@ -63,8 +64,8 @@ def stm_to_spec(stm, input_shape: Sequence[int], dt_s: float = 1e-3, names: Sequ
                 or conv.padding[0] != conv.padding[1] or isinstance(conv.padding, str):
             raise ExportError(f"layer {lname}: only square, ungrouped, undilated convs export "
                               f"(stride {conv.stride}, padding {conv.padding}, groups {conv.groups})")
-        kind = getattr(layer, "kind", "stm")
-        if kind == "li":
+        kind = getattr(layer, "kind", KIND_NAMES[0])
+        if not get_kind(kind).fires:
             v_th, leak = math.inf, float(layer.neuron.leak().detach().float())
         else:
             p = layer.neuron.params()
@@ -74,7 +75,7 @@ def stm_to_spec(stm, input_shape: Sequence[int], dt_s: float = 1e-3, names: Sequ
                                   bias=bias.float().cpu().numpy().copy(), stride=int(conv.stride[0]),
                                   padding=int(conv.padding[0]), v_th=v_th, leak=leak,
                                   input="analog" if k == 0 else "spikes", neuron=kind))
-    if specs[0].neuron == "lif":
+    if get_kind(specs[0].neuron).portable:
         dt_s = LIF_DT_S      # the portable graphs are written for snnTorch's fixed dt (docs/nir.md)
     return STMSpec(name=name, input_shape=tuple(int(v) for v in input_shape), dt_s=float(dt_s), layers=tuple(specs))
 
@@ -118,13 +119,11 @@ def lif_spec_to_nir(spec: STMSpec):
         nodes[f"{n}.conv"] = conv((layer.weight.astype(np.float64) / gain).astype(np.float32),
                                   (layer.bias.astype(np.float64) / gain).astype(np.float32))
         common = dict(tau=np.full(shape, tau), r=np.ones(shape), v_leak=np.zeros(shape))
-        if layer.neuron == "lif":
-            key = f"{n}.lif"
-            nodes[key] = nir.LIF(**common, v_threshold=np.full(shape, np.float64(np.float32(layer.v_th))),
-                                 v_reset=np.zeros(shape))
-        else:
-            key = f"{n}.li"
-            nodes[key] = nir.LI(**common)
+        kind = get_kind(layer.neuron)       # its NIR node: nir.LIF (fires, resets to 0) or nir.LI
+        key = f"{n}.{kind.nir_suffix}"
+        if kind.fires:
+            common.update(v_threshold=np.full(shape, np.float64(np.float32(layer.v_th))), v_reset=np.zeros(shape))
+        nodes[key] = getattr(nir, kind.nir_node)(**common)
         edges += [(prev, f"{n}.conv"), (f"{n}.conv", key)]
         prev = key
     nodes["output"] = nir.Output(output_type={"output": np.array(spec.output_shape)})
@@ -144,7 +143,7 @@ def spec_to_nir(spec: STMSpec):
 
     if not spec.dt_s > 0:
         raise ExportError(f"dt_s must be > 0, got {spec.dt_s}")
-    if spec.neuron == "lif":
+    if get_kind(spec.neuron).portable:
         return lif_spec_to_nir(spec)
     nodes = {"input": nir.Input(input_type={"input": np.array(spec.input_shape)})}
     edges = []
@@ -209,7 +208,7 @@ def compare_graphs(a, b) -> list[str]:
 
 def portability_note(spec: STMSpec, file_name: str) -> str:
     """One line: which tools read the NIR file of ``spec``, and for the paper's STM how to get a portable one."""
-    if spec.neuron == "stm":
+    if not get_kind(spec.neuron).portable:
         return (f"{file_name}: the paper's STM (subtractive reset, analog membrane) as LI + Threshold + Scale: only "
                 f"nirtorch reads it (node map neurocv.exporters.nir_check.nirtorch_node_map); for a file norse, "
                 f"snnTorch and Loihi (netx) read, train with --set neuron=lif")
@@ -255,7 +254,7 @@ def write_stm_nir(stm, path: str | Path, input_shape: Sequence[int], dt_s: float
             raise ExportError(f"{path}: NIR round trip differs: {'; '.join(problems[:5])}")
         rows = []
         spec = stm_to_spec(stm, input_shape, dt_s, names, name=json.loads(graph.metadata["layout"])["name"])
-        if spec.neuron == "lif":
+        if get_kind(spec.neuron).portable:
             from .nir_check import check_libraries
 
             x = np.random.default_rng(0).standard_normal((check_steps, *spec.input_shape)).astype(np.float32)

@@ -38,14 +38,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .stm_spec import STMSpec, check_input, conv2d_numpy, fanout_map, layer_shapes, empty_counts, analog_macs
+from ..dynamics.fixed import (DECAY_ONE, MAX_FLOAT_SHIFT, STATE_BITS, STATE_MAX, STATE_MIN, decay_toward_zero,
+                              shift_toward_zero, step_fixed, step_fixed_inplace, step_float_inplace)
+from ..dynamics.kinds import get_kind
+from .stm_spec import STMSpec, check_input, conv2d_numpy, drive_clip
 
 __all__ = ["FixedLayer", "quantize_spec", "shift_toward_zero", "decay_toward_zero", "simulate_fixed_numpy",
-           "STATE_MIN", "STATE_MAX"]
+           "STATE_MIN", "STATE_MAX", "STATE_BITS", "DECAY_ONE", "MAX_FLOAT_SHIFT", "neuron_step_fixed",
+           "step_fixed", "step_fixed_inplace", "step_float_inplace"]
 
-STATE_BITS = 24
-STATE_MIN, STATE_MAX = -(1 << (STATE_BITS - 1)), (1 << (STATE_BITS - 1)) - 1
-DECAY_ONE = 4096
+# the integer arithmetic itself (STATE_*, DECAY_ONE, the shifts and the step) is neurocv.dynamics.fixed: one
+# definition, imported from here by the Lava ProcessModels too
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def quantize_spec(spec: STMSpec, input_frac_bits: int = 8) -> list[FixedLayer]:
         wmax = float(np.abs(w).max())
         e = math.ceil(math.log2(wmax / 127.0)) if wmax > 0 else 0
         w_m = np.clip(np.round(w / 2.0 ** e), -128, 127).astype(np.int32)
-        li = layer.neuron == "li"
+        li = not get_kind(layer.neuron).fires          # no threshold to scale q from
         q = _q_bits_li(layer) if li else _q_bits(layer.v_th)
         p = input_frac_bits if layer.input == "analog" else 0
         vth_m = 0 if li else min(int(round(layer.v_th * 2.0 ** q / 64)), (1 << 17) - 1)
@@ -104,33 +107,11 @@ def quantize_input(x: np.ndarray, layer: FixedLayer) -> np.ndarray:
                    layer.input_limit).astype(np.int64)
 
 
-def shift_toward_zero(a: np.ndarray, sh: int) -> np.ndarray:
-    """``a * 2^sh`` for integers, rounding toward zero when ``sh < 0``."""
-    a = np.asarray(a, np.int64)
-    if sh >= 0:
-        return a << sh
-    return np.sign(a) * (np.abs(a) >> -sh)
-
-
-def decay_toward_zero(u: np.ndarray, d: int) -> np.ndarray:
-    """``sign(u) * ((|u| * d) >> 12)``."""
-    u = np.asarray(u, np.int64)
-    return np.sign(u) * ((np.abs(u) * d) >> 12)
-
-
 def neuron_step_fixed(u: np.ndarray, o: np.ndarray, a: np.ndarray, layer: FixedLayer,
                       bias: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """One fixed-point update of ``layer.neuron``'s kind; ``bias`` broadcast to ``u``'s shape. Returns ``(u, o,
     n_saturated)`` (``u`` after the reset for a LIF layer; ``o`` all 0 for an LI layer)."""
-    raw = decay_toward_zero(u, layer.decay) + shift_toward_zero(a, layer.shift) + bias
-    if layer.neuron == "stm":
-        raw = raw - layer.vth * o
-    u = np.clip(raw, STATE_MIN, STATE_MAX)
-    n_sat = int(np.count_nonzero(u != raw))
-    if layer.neuron == "li":
-        return u, np.zeros_like(u), n_sat
-    o = (u > layer.vth).astype(np.int64)
-    return (u * (1 - o) if layer.neuron == "lif" else u), o, n_sat
+    return step_fixed(layer.neuron, u, o, a, bias, layer.decay, layer.vth, layer.shift)
 
 
 def simulate_fixed_numpy(spec: STMSpec, x: np.ndarray, input_frac_bits: int = 8) -> tuple[np.ndarray, dict]:
@@ -139,28 +120,19 @@ def simulate_fixed_numpy(spec: STMSpec, x: np.ndarray, input_frac_bits: int = 8)
     its spikes (0/1) for a LIF readout; ``counts["saturated"]`` is the number of saturated neuron updates."""
     x = check_input(spec, x)
     fixed = quantize_spec(spec, input_frac_bits)
-    shapes = layer_shapes(spec)
-    in_hw = [spec.input_shape[1:]] + [s[1:] for s in shapes[:-1]]
-    fan = [fanout_map(layer, *hw) for layer, hw in zip(spec.layers, in_hw)]
-    counts = empty_counts(spec)
-    state = [(np.zeros(s, np.int64), np.zeros(s, np.int64)) for s in shapes]
-    out = np.empty((x.shape[0], *shapes[-1]), np.float32)
-    saturated = 0
-    spikes_out = spec.readout == "spikes"
-    for t in range(x.shape[0]):
-        h = quantize_input(x[t], fixed[0])
-        for k, (layer, fl) in enumerate(zip(spec.layers, fixed)):
-            if layer.input == "spikes":
-                counts["layers"][k]["acs"] += float(layer.out_channels * (h.sum(0) * fan[k]).sum())
-            a = conv2d_numpy(h, fl.weight.astype(np.int64), None, layer.stride, layer.padding)
-            u, o, sat = neuron_step_fixed(*state[k], a, fl, fl.bias[:, None, None])
-            saturated += sat
-            state[k] = (u, o)
-            counts["layers"][k]["spikes"] += float(o.sum())
-            h = o
-        out[t] = state[-1][1] if spikes_out else state[-1][0] * 2.0 ** -fixed[-1].q
-    for entry, macs in zip(counts["layers"], analog_macs(spec, x.shape[0])):
-        entry["macs"] = macs
-        entry["neuron_updates"] = float(entry["neurons"] * x.shape[0])
-    counts["saturated"] = saturated
+    saturated = [0]
+
+    def step(k, h, u, o):
+        fl, layer = fixed[k], spec.layers[k]
+        a = conv2d_numpy(h, fl.weight.astype(np.int64), None, layer.stride, layer.padding)
+        u, o, sat = neuron_step_fixed(u, o, a, fl, fl.bias[:, None, None])
+        saturated[0] += sat
+        return u, o
+
+    unit = 2.0 ** -fixed[-1].q
+    spikes_out = get_kind(spec.layers[-1].neuron).output == "spikes"
+    readout = (lambda u, o: o) if spikes_out else (lambda u, o: u * unit)
+    out, counts = drive_clip(spec, x, step, readout, np.int64, np.float32,
+                             encode=lambda x_t: quantize_input(x_t, fixed[0]))
+    counts["saturated"] = saturated[0]
     return out, counts

@@ -43,8 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..dynamics.fixed import DECAY_ONE, STATE_MAX
+from ..dynamics.kinds import KINDS, check_layer_kinds
 from ..errors import ExportError
-from .stm_spec import ConvGeometry, STMSpec, conv2d_numpy, fanout_map
+from .stm_spec import ConvGeometry, STMSpec, ac_count, conv2d_numpy, fanout_map
 
 __all__ = ["NETX_FORMAT", "NetxLayer", "NetxNetwork", "quantize_netx", "write_netx", "read_netx",
            "simulate_netx_numpy", "netx_counts", "check_netx_compatible", "layer_kinds", "VTH_MANT_MAX"]
@@ -52,8 +54,6 @@ __all__ = ["NETX_FORMAT", "NetxLayer", "NetxNetwork", "quantize_netx", "write_ne
 NETX_FORMAT = "neurocv.stm-netx/1"
 VTH_MANT_MAX = (1 << 17) - 1
 BIAS_MANT_MIN, BIAS_MANT_MAX = -(1 << 12), (1 << 12) - 1
-DECAY_ONE = 4096
-STATE_MAX = (1 << 23) - 1
 HEADROOM_THRESHOLDS = 32
 
 
@@ -63,9 +63,9 @@ def layer_kinds(spec: STMSpec) -> list[str]:
 
 
 def check_netx_compatible(spec: STMSpec, path=None) -> None:
-    """:class:`ExportError` in one line unless every layer is ``lif`` (the last may be ``li``)."""
+    """:class:`ExportError` in one line unless every layer is a portable kind (``lif``; the last may be ``li``)."""
     kinds = layer_kinds(spec)
-    ok = all(k == "lif" for k in kinds[:-1]) and kinds[-1] in ("lif", "li")
+    ok = check_layer_kinds(kinds) is None and all(KINDS[k].portable for k in kinds)
     if not ok:
         where = f"{path}: " if path else ""
         raise ExportError(f"{where}no lava-dl netx form for the paper's STM neuron (subtractive reset and an analog "
@@ -103,7 +103,12 @@ class NetxNetwork:
 
     @property
     def readout(self) -> str:
-        return "li" if self.layers[-1].kind == "li" else "spikes"
+        return KINDS[self.layers[-1].kind].readout
+
+    @property
+    def membrane_readout(self) -> bool:
+        """Whether the readout is the last layer's membrane (an LI layer), not its spikes."""
+        return KINDS[self.layers[-1].kind].output == "membrane"
 
     def shapes(self) -> list[tuple[int, int, int]]:
         c, h, w = self.input_shape
@@ -141,7 +146,7 @@ def quantize_netx(spec: STMSpec) -> NetxNetwork:
         w_m = np.clip(np.round(w / 2.0 ** e), -128, 127).astype(np.int64)
         b_raw = np.round(b * 2.0 ** s)
         b_m = np.clip(b_raw, BIAS_MANT_MIN, BIAS_MANT_MAX).astype(np.int64)
-        v_th = VTH_MANT_MAX if kind == "li" else int(min(max(round(layer.v_th * 2.0 ** s), 1), VTH_MANT_MAX))
+        v_th = VTH_MANT_MAX if not KINDS[kind].fires else int(min(max(round(layer.v_th * 2.0 ** s), 1), VTH_MANT_MAX))
         layers.append(NetxLayer(name=layer.name, weight=w_m, bias=b_m, stride=layer.stride, padding=layer.padding,
                                 v_th=v_th, v_decay=int(round((1.0 - layer.leak) * DECAY_ONE)), scale=s,
                                 weight_exp=e, kind=kind, bias_saturated=int(np.count_nonzero(b_m != b_raw))))
@@ -241,7 +246,7 @@ def netx_counts(net: NetxNetwork, spikes: list[np.ndarray]) -> dict:
                  "spikes": float(spikes[k].sum()), "neuron_updates": float(c * h * w * steps)}
         if not analog:
             fan = fanout_map(layer, *in_hw[k])
-            entry["acs"] = float(layer.out_channels * (spikes[k - 1].sum(axis=(0, 1)) * fan).sum())
+            entry["acs"] = ac_count(layer.out_channels, spikes[k - 1].sum(axis=(0, 1)), fan)
         layers.append(entry)
     return {"layers": layers}
 
@@ -288,5 +293,5 @@ def simulate_netx_numpy(net: NetxNetwork, x: np.ndarray, mode: str = "fixed"
             mems[k][t] = vk * unit
             spikes[k][t] = o
             h = o.astype(np.float64)
-    y = mems[-1] if net.readout == "li" else spikes[-1]
+    y = mems[-1] if net.membrane_readout else spikes[-1]
     return y, netx_counts(net, spikes), mems

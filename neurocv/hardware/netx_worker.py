@@ -32,6 +32,7 @@ import time
 
 import numpy as np
 
+from ..dynamics.fixed import DECAY_ONE
 from .lava_worker import serve
 from .netx_format import NetxNetwork, netx_counts, quantize_input_netx, read_netx
 
@@ -73,7 +74,7 @@ class NetxSTMNetwork:
         if self.mode == "float":
             for block, layer in zip(net.layers, info.layers):
                 nrn = block.neuron
-                nrn.du.init, nrn.dv.init = 1.0, layer.v_decay / 4096.0
+                nrn.du.init, nrn.dv.init = 1.0, layer.v_decay / float(DECAY_ONE)
                 nrn.vth.init = float(layer.v_th)
         c, h, w = info.input_shape
         self.injector = Injector(shape=(w, h, c), buffer_size=self.buffer)
@@ -85,7 +86,7 @@ class NetxSTMNetwork:
             self.extractors.append(ex)
         self.wires = {}      # layer index -> VarWire on its v: the LI readout, or every layer with trace=True
         for k, block in enumerate(net.layers):
-            if self.trace or (info.readout == "li" and k == n_layers - 1):
+            if self.trace or (info.membrane_readout and k == n_layers - 1):
                 self.wires[k] = VarWire(buffer_size=self.buffer)
                 self.wires[k].connect_var(block.neuron.v)
         models = {Injector: PyLoihiInjectorModel, Extractor: PyLoihiExtractorModel, VarWire: PyLoihiVarWireModel,
@@ -146,7 +147,7 @@ class NetxSTMNetwork:
             unit = 2.0 ** -(info.layers[k].scale + (6 if self.mode == "fixed" else 0))
             # VarWire reads v after the step's update (and reset): layer k's clip steps are local k+1 .. k+T
             mems[k] = (np.stack([m.transpose(2, 1, 0) for m in trace[k + 1:k + 1 + steps]]) * unit).astype(np.float32)
-        y = mems[-1] if info.readout == "li" else out_spikes[-1]
+        y = mems[-1] if info.membrane_readout else out_spikes[-1]
         return y.astype(np.float32), out_spikes, mems
 
     def stop(self) -> None:

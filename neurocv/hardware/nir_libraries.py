@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from ..dynamics import li_update, lif_update
+from ..dynamics.kinds import get_kind
 from .stm_spec import STMSpec
 
 __all__ = ["LIBRARIES", "LibraryRun", "NIRLIF", "NIRThreshold", "NIRScale", "nirtorch_node_map", "load_library",
@@ -109,7 +110,7 @@ class LibraryRun:
 
 def _neuron_module_names(spec: STMSpec) -> list[str]:
     # nirtorch names a module after its node, dots replaced by underscores
-    return [f"{layer.name}.{'li' if layer.neuron == 'li' else 'lif'}".replace(".", "_") for layer in spec.layers]
+    return [f"{layer.name}.{get_kind(layer.neuron).nir_suffix}".replace(".", "_") for layer in spec.layers]
 
 
 def load_library(library: str, graph, dt_s: float) -> torch.nn.Module:
@@ -181,7 +182,7 @@ def run_library(library: str, nir_path: str | Path, spec: STMSpec, x: np.ndarray
 
         snntorch.utils.reset(module)
         for k, layer in enumerate(spec.layers):     # its membrane is v / (r dt / tau): back to the file's units
-            node = graph.nodes[f"{layer.name}.{'li' if layer.neuron == 'li' else 'lif'}"]
+            node = graph.nodes[f"{layer.name}.{get_kind(layer.neuron).nir_suffix}"]
             scale[k] = float(np.unique(np.asarray(node.r) * 1e-4 / np.asarray(node.tau))[0])
     xt = torch.from_numpy(np.ascontiguousarray(x, np.float32))[:, None].to(dtype)    # (T, 1, C, H, W)
     spikes = [[] for _ in names]

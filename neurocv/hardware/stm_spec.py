@@ -40,18 +40,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dynamics import heaviside_numpy, li_update, lif_update, stm_update
+from ..dynamics import heaviside_numpy
+from ..dynamics.kinds import KIND_NAMES, KINDS, check_layer_kinds, get_kind, layer_output
 from ..errors import ExportError
 
 __all__ = ["STMLayerSpec", "STMSpec", "FORMAT", "FORMAT_LIF", "LIF_DT_S", "load_stm_spec", "simulate_numpy",
-           "conv2d_numpy", "fanout_map", "layer_shapes", "empty_counts", "LAYER_NEURONS"]
+           "conv2d_numpy", "fanout_map", "ac_count", "drive_clip", "layer_shapes", "empty_counts", "LAYER_NEURONS"]
 
 FORMAT = "neurocv.stm-nir/1"   # graph.metadata["format"] of the paper's STM (LI + Threshold + Scale loop)
 FORMAT_LIF = "neurocv.lif-nir/1"   # graph.metadata["format"] of a portable Conv2d -> LIF graph (neuron="lif")
 #: dt of the portable LIF graphs: snnTorch's importer assumes 1e-4 s, so tau is written for it (docs/nir.md)
 LIF_DT_S = 1e-4
 #: a layer's neuron: the paper's STM, the hardware LIF (hard reset), or a leaky-integrator readout (no threshold)
-LAYER_NEURONS = ("stm", "lif", "li")
+LAYER_NEURONS = KIND_NAMES       # the registry's kinds (neurocv.dynamics.kinds)
 
 
 class ConvGeometry:
@@ -103,8 +104,9 @@ class STMLayerSpec(ConvGeometry):
             raise ValueError(f"layer {self.name}: input must be 'analog' or 'spikes', got {self.input!r}")
         if self.neuron not in LAYER_NEURONS:
             raise ValueError(f"layer {self.name}: neuron must be one of {LAYER_NEURONS}, got {self.neuron!r}")
-        if self.neuron == "li" and self.v_th != math.inf:
-            raise ValueError(f"layer {self.name}: an 'li' layer has no threshold (v_th = inf), got {self.v_th}")
+        if not KINDS[self.neuron].fires and self.v_th != math.inf:
+            raise ValueError(f"layer {self.name}: an {self.neuron!r} layer has no threshold (v_th = inf), got "
+                             f"{self.v_th}")
         if not self.v_th > 0 or not 0 <= self.leak < 1 or self.stride < 1 or self.padding < 0:
             raise ValueError(f"layer {self.name}: need v_th > 0, 0 <= leak < 1, stride >= 1, padding >= 0; got "
                              f"v_th={self.v_th}, leak={self.leak}, stride={self.stride}, padding={self.padding}")
@@ -125,10 +127,10 @@ class STMSpec:
         if not self.layers:
             raise ValueError(f"STM {self.name}: no layers")
         kinds = [layer.neuron for layer in self.layers]
-        body = kinds[:-1] if kinds[-1] == "li" else kinds
-        if not body or len(set(body)) != 1 or (body[0] == "stm" and kinds[-1] == "li"):
+        problem = check_layer_kinds(kinds)
+        if problem:
             raise ValueError(f"STM {self.name}: layers must be all 'stm', or all 'lif' with perhaps a last 'li' "
-                             f"readout; got {kinds}")
+                             f"readout ({problem}); got {kinds}")
         shapes = layer_shapes(self)   # validates channel chaining
         if min(min(s) for s in shapes) < 1:
             raise ValueError(f"STM {self.name}: input {self.input_shape} too small for its layers ({shapes})")
@@ -147,9 +149,7 @@ class STMSpec:
     def readout(self) -> str:
         """What the STM hands on: ``"membrane"`` (STM: last layer's ``u``), ``"spikes"`` (LIF: last layer's
         spikes) or ``"li"`` (LIF with a last leaky-integrator layer: its membrane)."""
-        if self.neuron == "stm":
-            return "membrane"
-        return "li" if self.layers[-1].neuron == "li" else "spikes"
+        return KINDS[self.layers[-1].neuron].readout
 
 
 def layer_shapes(spec: STMSpec) -> list[tuple[int, int, int]]:
@@ -188,6 +188,14 @@ def fanout_map(layer: STMLayerSpec, h: int, w: int) -> np.ndarray:
         for dj in range(k):
             f[di:di + s * ho:s, dj:dj + s * wo:s] += 1
     return f[p:p + h, p:p + w]
+
+
+def ac_count(out_channels, spike_map, fan) -> float:
+    """The accumulate operations (ACs) that spikes cause in a layer with ``out_channels`` output channels:
+    ``C_out * sum(spike_map * fan)``, ``spike_map`` the number of spikes at each input position (summed over
+    channels, and over time steps for a whole clip) and ``fan`` its :func:`fanout_map` (any layout, numpy or torch,
+    as long as the two match). The one AC formula of every counter (references, simulators, Lava models)."""
+    return float(out_channels * (spike_map * fan).sum())
 
 
 def empty_counts(spec: STMSpec) -> dict:
@@ -231,45 +239,53 @@ def simulate_numpy(spec: STMSpec, x: np.ndarray, trace: dict | None = None, dtyp
     """
     dtype = np.dtype(dtype)
     x = check_input(spec, x).astype(dtype, copy=False)
+    kinds = [get_kind(layer.neuron) for layer in spec.layers]
+    params = [(layer.weight.astype(dtype, copy=False), dtype.type(np.float32(layer.leak)),
+               dtype.type(np.float32(layer.v_th))) for layer in spec.layers]
+
+    def step(k, h, v, o):
+        w, leak, v_th = params[k]
+        layer = spec.layers[k]
+        cur = conv2d_numpy(h, w, layer.bias, layer.stride, layer.padding)
+        return kinds[k].step(cur, v, o, leak, v_th, heaviside_numpy)
+
+    return drive_clip(spec, x, step, lambda v, o: layer_output(kinds[-1], v, o), dtype, dtype, trace=trace)
+
+
+def drive_clip(spec: STMSpec, x: np.ndarray, step, readout, state_dtype, out_dtype, encode=None,
+               trace: dict | None = None) -> tuple[np.ndarray, dict]:
+    """The clip loop every numpy simulator of a spec shares: from rest, for each time step t, ``h = encode(x[t])``,
+    then for each layer k ``(v, o) = step(k, h, v_k, o_k)`` (its state, from ``(0, 0)`` of ``state_dtype``) and
+    ``h = o``; ``y[t] = readout(v_L, o_L)``. Counts the layers' spikes and ACs (:func:`ac_count` of the spikes fed
+    in), MACs and neuron updates. ``trace`` (a dict) receives ``"membrane"`` and ``"spikes"``, one ``(T, C_l,
+    H_l, W_l)`` array of ``state_dtype`` per layer. Returns ``(y (T, C_L, H_L, W_L) of out_dtype, counts)``."""
     steps = x.shape[0]
     counts = empty_counts(spec)
     shapes = layer_shapes(spec)
     in_hw = [spec.input_shape[1:]] + [s[1:] for s in shapes[:-1]]
     fan = [fanout_map(layer, *hw) for layer, hw in zip(spec.layers, in_hw)]
-    state = [(np.zeros(s, dtype), np.zeros(s, dtype)) for s in shapes]
-    out = np.empty((steps, *shapes[-1]), dtype)
+    state = [(np.zeros(s, state_dtype), np.zeros(s, state_dtype)) for s in shapes]
+    out = np.empty((steps, *shapes[-1]), out_dtype)
     if trace is not None:
-        trace["membrane"] = [np.empty((steps, *s), dtype) for s in shapes]
-        trace["spikes"] = [np.empty((steps, *s), dtype) for s in shapes]
+        trace["membrane"] = [np.empty((steps, *s), state_dtype) for s in shapes]
+        trace["spikes"] = [np.empty((steps, *s), state_dtype) for s in shapes]
     for t in range(steps):
-        h = x[t]
+        h = x[t] if encode is None else encode(x[t])
         for k, layer in enumerate(spec.layers):
+            entry = counts["layers"][k]
             if layer.input == "spikes":
-                counts["layers"][k]["acs"] += float(layer.out_channels * (h.sum(0) * fan[k]).sum())
-            cur = conv2d_numpy(h, layer.weight.astype(dtype, copy=False), layer.bias, layer.stride, layer.padding)
-            v_prev, o_prev = state[k]
-            leak, v_th = dtype.type(np.float32(layer.leak)), dtype.type(np.float32(layer.v_th))
-            if layer.neuron == "stm":
-                v, o = stm_update(cur, v_prev, o_prev, leak, v_th, heaviside_numpy)
-                y = v
-            elif layer.neuron == "lif":
-                o, v = lif_update(cur, v_prev, leak, v_th, heaviside_numpy)
-                y = o
-            else:
-                v = y = li_update(cur, v_prev, leak)
-                o = np.zeros_like(v)
-            state[k] = (v, o)
-            counts["layers"][k]["spikes"] += float(o.sum())
+                entry["acs"] += ac_count(layer.out_channels, h.sum(0), fan[k])
+            v, o = state[k] = step(k, h, *state[k])
+            entry["spikes"] += float(o.sum())
             if trace is not None:
                 trace["membrane"][k][t] = v
                 trace["spikes"][k][t] = o
             h = o
-        out[t] = y
+        out[t] = readout(*state[-1])
     for entry, macs in zip(counts["layers"], analog_macs(spec, steps)):
         entry["macs"] = macs
         entry["neuron_updates"] = float(entry["neurons"] * steps)
     return out, counts
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # Reading the NIR file written by neurocv.exporters.nir_export
@@ -325,23 +341,27 @@ def _load_lif(graph, meta: dict, path) -> STMSpec:
     for k, name in enumerate(names):
         conv = graph.nodes.get(f"{name}.conv")
         last = k == len(names) - 1
-        neuron_key = f"{name}.lif" if f"{name}.lif" in graph.nodes else f"{name}.li"
-        node = graph.nodes.get(neuron_key)
+        # the portable kinds' NIR forms (neurocv.dynamics.kinds): node key suffix and class, readouts only last
+        forms = [k for k in KINDS.values() if k.portable and (last or not k.last_only)]
+        kind = next((k for k in forms if isinstance(graph.nodes.get(f"{name}.{k.nir_suffix}"),
+                                                     getattr(nir, k.nir_node))), None)
         if not isinstance(conv, nir.Conv2d):
             _fail(path, f"layer {name}: node {name}.conv missing or not nir.Conv2d")
-        if not (isinstance(node, nir.LIF) or (last and isinstance(node, nir.LI))):
+        if kind is None:
             _fail(path, f"layer {name}: node {name}.lif missing or not nir.LIF (nir.LI only as the last layer)")
+        neuron_key = f"{name}.{kind.nir_suffix}"
+        node = graph.nodes[neuron_key]
         for edge in ((prev, f"{name}.conv"), (f"{name}.conv", neuron_key)):
             if edge not in edges:
                 _fail(path, f"layer {name}: edge {edge} missing (expected a Conv2d -> LIF chain)")
         prev = neuron_key
         stride, padding, tau, r = _conv_and_neuron(conv, node, name, dt_s, path)
-        if isinstance(node, nir.LIF):
+        if kind.fires:
             if _uniform(node.v_reset, f"layer {name}: v_reset", path) != 0.0:
                 _fail(path, f"layer {name}: v_reset must be 0 (hard reset to 0)")
-            v_th, kind = float(np.float32(_uniform(node.v_threshold, f"layer {name}: v_threshold", path))), "lif"
+            v_th = float(np.float32(_uniform(node.v_threshold, f"layer {name}: v_threshold", path)))
         else:
-            v_th, kind = math.inf, "li"
+            v_th = math.inf
         gain = r * dt_s / tau
         leak = float(np.float32(1.0 - dt_s / tau))
         bias = conv.bias if conv.bias is not None else np.zeros(np.asarray(conv.weight).shape[0])
@@ -350,7 +370,7 @@ def _load_lif(graph, meta: dict, path) -> STMSpec:
             layers.append(STMLayerSpec(name=name, weight=weight,
                                        bias=(np.asarray(bias, np.float64) * gain).astype(np.float32),
                                        stride=int(stride[0]), padding=int(padding[0]), v_th=v_th, leak=leak,
-                                       input="analog" if k == 0 else "spikes", neuron=kind))
+                                       input="analog" if k == 0 else "spikes", neuron=kind.name))
         except ValueError as e:
             _fail(path, str(e))
     if (prev, "output") not in edges:

@@ -57,6 +57,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ..dynamics import NEURONS as _KIND_NEURONS
 from ..errors import ConfigError
 
 __all__ = ["ModelConfig", "MODALITIES", "ORDERS", "ENCODERS", "STMS", "POOLS", "NEURONS", "LIF_READOUTS", "LIF_LEAKS"]
@@ -66,7 +67,7 @@ ORDERS = ("T-LS-GS", "LS-GS-T", "LS-T-GS")
 ENCODERS = ("unified", "separate", "cross")
 STMS = ("stm", "none", "common", "lstm", "fixed")
 POOLS = ("gap", "cls")
-NEURONS = ("stm", "lif")
+NEURONS = _KIND_NEURONS     # the registry's kinds a whole STM can be made of (neurocv.dynamics.kinds)
 LIF_READOUTS = ("spikes", "li")
 LIF_LEAKS = ("pow2", "free")
 IFRAME_EMBEDS = ("patch", "conv")

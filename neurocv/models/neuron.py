@@ -44,7 +44,8 @@ from torch import nn
 from ..dynamics import li_update, lif_update, stm_update
 
 __all__ = ["STMState", "STMParams", "ArctanHeaviside", "heaviside", "arctan_surrogate_grad", "stm_step",
-           "STMNeuron", "set_surrogate", "pow2_leak", "LEAK_GRIDS", "POW2_LEAK_J", "LIFState", "lif_step", "LIFNeuron", "LIState", "li_step", "LINeuron"]
+           "STMNeuron", "set_surrogate", "pow2_leak", "LEAK_GRIDS", "POW2_LEAK_J", "LIFState", "lif_step", "LIFNeuron", "LIState", "li_step", "LINeuron",
+           "NEURON_FACTORIES"]
 
 DEFAULT_WIDTH = 100.0
 
@@ -283,3 +284,13 @@ def set_surrogate(module: nn.Module, enabled: bool) -> nn.Module:
         if isinstance(m, STMNeuron):
             m.surrogate = enabled
     return module
+
+
+#: the torch neuron module of every registered kind (:data:`neurocv.dynamics.kinds.KINDS`), built from one layer's
+#: options: ``NEURON_FACTORIES[kind](v_th, leak, learnable, width, leak_grid)``
+NEURON_FACTORIES = {
+    "stm": lambda v_th, leak, learnable, width, leak_grid: STMNeuron(v_th, leak, learnable, width),
+    "lif": lambda v_th, leak, learnable, width, leak_grid: LIFNeuron(v_th, leak, learnable, width,
+                                                                     leak_grid=leak_grid),
+    "li": lambda v_th, leak, learnable, width, leak_grid: LINeuron(leak, learnable, leak_grid=leak_grid),
+}

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..dynamics import NEURONS
-from .neuron import DEFAULT_WIDTH, LIFNeuron, LINeuron, STMNeuron, STMState
+from .neuron import DEFAULT_WIDTH, NEURON_FACTORIES, STMState
 
 READOUTS = ("spikes", "li")   # what a LIF modulator hands on: the last layer's spikes, or a last LI layer's membrane
 
@@ -53,14 +53,9 @@ class ConvLIF(nn.Module):
                  leak_grid: str = "pow2"):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, kernel, stride, padding=kernel // 2)
-        if neuron == "stm":
-            self.neuron = STMNeuron(v_th, leak, learnable, width)
-        elif neuron == "lif":
-            self.neuron = LIFNeuron(v_th, leak, learnable, width, leak_grid=leak_grid)
-        elif neuron == "li":
-            self.neuron = LINeuron(leak, learnable, leak_grid=leak_grid)
-        else:
-            raise ValueError(f"neuron must be 'stm', 'lif' or 'li', got {neuron!r}")
+        if neuron not in NEURON_FACTORIES:
+            raise ValueError(f"neuron must be one of {', '.join(map(repr, NEURON_FACTORIES))}, got {neuron!r}")
+        self.neuron = NEURON_FACTORIES[neuron](v_th, leak, learnable, width, leak_grid)
         self.kind = neuron
 
     def forward(self, x: torch.Tensor, state: tuple | None = None) -> tuple[torch.Tensor, tuple]:

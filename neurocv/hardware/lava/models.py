@@ -15,14 +15,19 @@ from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from neurocv.dynamics import heaviside_numpy, li_update, lif_update  # absolute: Lava loads these files by path
+# absolute imports: Lava loads these files by path. fixed_point is numpy only (no torch: tests/test_layering.py)
+from neurocv.dynamics import heaviside_numpy
+from neurocv.dynamics.kinds import KINDS, layer_output
+from neurocv.hardware.fixed_point import (DECAY_ONE, MAX_FLOAT_SHIFT, STATE_MAX, STATE_MIN,  # noqa: F401 (re-exported)
+                                          step_fixed, step_fixed_inplace, step_float_inplace)
 from neurocv.hardware.lava.conv import ConvPlan, signed_wrap
 from neurocv.hardware.lava.process import NEURON_CODES, STMLayerProcess, STMNeuronProcess
+from neurocv.hardware.stm_spec import ac_count
 
-STATE_MIN, STATE_MAX = -(1 << 23), (1 << 23) - 1
-STM, LIF, LI = (NEURON_CODES.index(k) for k in ("stm", "lif", "li"))   # values of the neuron Var
-DECAY_ONE = 4096
-MAX_FLOAT_SHIFT = 29     # 2^23 * 2^29 = 2^52: the fixed-point layer's synaptic input stays exact in float64
+
+def _kind(neuron: np.ndarray):
+    """The registry entry of a process's ``neuron`` Var (its code: an index into NEURON_CODES)."""
+    return KINDS[NEURON_CODES[int(neuron[0])]]
 
 
 class _Common(PyLoihiProcessModel):
@@ -48,12 +53,12 @@ class _Common(PyLoihiProcessModel):
             n = float(self.o.sum())
             self.stats[0] += n
             if n and self.fan_mult[0]:
-                self.stats[1] += self.fan_mult[0] * float((self.o.sum(axis=2, keepdims=True) * self.fanout).sum())
+                self.stats[1] += ac_count(self.fan_mult[0], self.o.sum(axis=2, keepdims=True), self.fanout)
         else:
             self.u[:] = 0
             self.o[:] = 0
         self.s_out.send(self.o)
-        self.u_out.send(self.o if self.neuron[0] == LIF else self.u)    # the layer's output
+        self.u_out.send(layer_output(_kind(self.neuron), self.u, self.o))    # the layer's output
 
 
 @implements(proc=STMNeuronProcess, protocol=LoihiProtocol)
@@ -75,16 +80,8 @@ class PySTMNeuronFloat(_Common):
 
     def update(self, a: np.ndarray) -> None:
         cur = a.astype(np.float32) + self.bias
-        kind = self.neuron[0]
-        if kind == LIF:
-            self.o[:], self.u[:] = lif_update(cur, self.u, self.leak[0], self.v_th[0], heaviside_numpy)
-            return
-        if kind == LI:
-            self.u[:] = li_update(cur, self.u, self.leak[0])
-            return
-        u = cur + self.leak[0] * self.u - self.v_th[0] * self.o
-        self.u[:] = u
-        self.o[:] = u > self.v_th[0]
+        self.u[:], self.o[:] = _kind(self.neuron).step(cur, self.u, self.o, self.leak[0], self.v_th[0],
+                                                       heaviside_numpy)
 
 
 @implements(proc=STMNeuronProcess, protocol=LoihiProtocol)
@@ -106,22 +103,11 @@ class PySTMNeuronFixed(_Common):
     shift: np.ndarray = LavaPyType(np.ndarray, np.int64)
 
     def update(self, a: np.ndarray) -> None:
-        a = np.asarray(a).astype(np.int64)
-        sh = int(self.shift[0])
-        syn = a << sh if sh >= 0 else np.sign(a) * (np.abs(a) >> -sh)
-        u = self.u
-        decayed = np.sign(u) * ((np.abs(u) * int(self.leak[0])) >> 12)
-        kind = self.neuron[0]
-        raw = decayed + syn + self.bias
-        if kind == STM:
-            raw = raw - int(self.v_th[0]) * self.o
-        clipped = np.clip(raw, STATE_MIN, STATE_MAX)
-        self.stats[2] += float(np.count_nonzero(clipped != raw))
-        if kind == LI:
-            self.u[:] = clipped
-            return
-        self.o[:] = clipped > int(self.v_th[0])
-        self.u[:] = clipped * (1 - self.o) if kind == LIF else clipped
+        u, o, n_sat = step_fixed(_kind(self.neuron), self.u, self.o, np.asarray(a).astype(np.int64),
+                                 self.bias, int(self.leak[0]), int(self.v_th[0]), int(self.shift[0]))
+        self.stats[2] += float(n_sat)
+        self.u[:] = u
+        self.o[:] = o
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -178,69 +164,30 @@ class _LayerCommon(PyLoihiProcessModel):
             self.k[0] = 0
             if self._acc is not None:
                 self._tally[0] = float(self._acc.sum())
-                self._tally[1] = self.fan_mult[0] * float((self._acc * self.fanout).sum())
+                self._tally[1] = ac_count(self.fan_mult[0], self._acc, self.fanout)
             self._tally[3] += time.perf_counter() - t0
             self.stats[:] = self._tally
         else:
             self._tally[3] += time.perf_counter() - t0
         self.s_out.send(self.o)
         if self.stream_u[0]:
-            self.u_out.send(self.o if self.neuron[0] == LIF else self.u)    # the layer's output
+            self.u_out.send(layer_output(_kind(self.neuron), self.u, self.o))    # the layer's output
 
 
 def float_step(u: np.ndarray, o: np.ndarray, a: np.ndarray, bias: np.ndarray, leak: np.float32, v_th: np.float32,
-               cur: np.ndarray, neuron: int = STM) -> None:
-    """In place, float32, bit for bit ``u = (float32(a) + b) + leak * u - v_th * o; o = u > v_th`` (``cur``: a
-    float32 buffer of ``u``'s shape; IEEE addition commutes, so adding ``cur`` to ``leak * u`` is the same sum).
-
-    ``neuron=LIF``: :func:`~neurocv.dynamics.lif_update` bit for bit, ``u = leak * u + I; o = u > v_th; u = 0``
-    where it fired (``u * (1 - o)`` is exactly that); ``neuron=LI``: ``u = leak * u + I``, ``o`` untouched (0)."""
-    np.copyto(cur, a, casting="unsafe")
-    cur += bias
-    u *= leak
-    u += cur
-    if neuron != STM:
-        if neuron == LIF:
-            np.greater(u, v_th, out=o)
-            np.copyto(u, 0, where=o)
-        return
-    np.multiply(o, v_th, out=cur)          # v_th or 0 (numpy's masked subtract is ~10x slower)
-    u -= cur
-    np.greater(u, v_th, out=o)
+               cur: np.ndarray, neuron: int = 0) -> None:
+    """In place, float32, bit for bit the float step of the kind whose code is ``neuron`` (0: the paper's STM,
+    ``u = (float32(a) + b) + leak * u - v_th * o; o = u > v_th``): :func:`~neurocv.dynamics.fixed.
+    step_float_inplace`."""
+    step_float_inplace(KINDS[NEURON_CODES[neuron]], u, o, a, bias, leak, v_th, cur)
 
 
 def fixed_step(u: np.ndarray, o: np.ndarray, a: np.ndarray, bias: np.ndarray, decay: int, v_th: int, shift: int,
-               buf: np.ndarray, neuron: int = STM) -> int:
+               buf: np.ndarray, neuron: int = 0) -> int:
     """In place, the integers of :func:`neurocv.hardware.fixed_point.neuron_step_fixed` on the conv's (exact,
-    already wrapped) sums ``a``: ``u = sat24(decay(u) + shift(a) + b - v_th * o); o = u > v_th``. Returns the
-    number of saturated updates. ``neuron=LIF``: no ``- v_th * o``, and ``u = 0`` where it fired (hard reset);
-    ``neuron=LI``: no spikes (``o`` untouched).
-
-    ``u``, ``bias``, ``buf`` are float64 arrays holding integers: every intermediate is an integer below 2^53
-    (``|u| < 2^23``, ``decay < 2^13``, ``|a| <= 2^23`` and ``shift <= MAX_FLOAT_SHIFT``), so float64 arithmetic is
-    exact, and it is several times faster than numpy's int64 shifts. Rounding toward zero is ``trunc`` of an exact
-    power-of-two scaling."""
-    if shift > MAX_FLOAT_SHIFT:
-        raise ValueError(f"synaptic shift {shift} > {MAX_FLOAT_SHIFT}: not exact in float64")
-    np.multiply(a, 2.0 ** shift, out=buf)
-    if shift < 0:
-        np.trunc(buf, out=buf)
-    u *= decay * 2.0 ** -12                # = (u * decay) / 4096 exactly: the true product is representable
-    np.trunc(u, out=u)
-    u += buf
-    u += bias
-    if neuron == STM:
-        np.multiply(o, v_th, out=buf)
-        u -= buf
-    n_sat = 0
-    if u.max() > STATE_MAX or u.min() < STATE_MIN:
-        n_sat = int(np.count_nonzero(u > STATE_MAX)) + int(np.count_nonzero(u < STATE_MIN))
-        np.clip(u, STATE_MIN, STATE_MAX, out=u)
-    if neuron != LI:
-        np.greater(u, v_th, out=o)
-    if neuron == LIF:
-        np.copyto(u, 0.0, where=o)
-    return n_sat
+    already wrapped) sums ``a``, for the neuron Var's value ``neuron``: :func:`~neurocv.dynamics.fixed.
+    step_fixed_inplace` (float64 arrays holding integers). Returns the number of saturated updates."""
+    return step_fixed_inplace(KINDS[NEURON_CODES[neuron]], u, o, a, bias, decay, v_th, shift, buf)
 
 
 @implements(proc=STMLayerProcess, protocol=LoihiProtocol)

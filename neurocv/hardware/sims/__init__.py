@@ -130,7 +130,7 @@ def open_simulator(name: str, files: dict[str, STMFiles], **options) -> Simulato
 def counts_from_spikes(spec, spikes: list) -> dict:
     """Operation counts of one clip (the format of :func:`~neurocv.hardware.stm_spec.simulate_numpy`) from each
     layer's spikes ``(T, C_l, H_l, W_l)``, for simulators that only hand back spikes."""
-    from ..stm_spec import analog_macs, empty_counts, fanout_map, layer_shapes
+    from ..stm_spec import ac_count, analog_macs, empty_counts, fanout_map, layer_shapes
 
     steps = int(spikes[0].shape[0])
     counts = empty_counts(spec)
@@ -141,5 +141,5 @@ def counts_from_spikes(spec, spikes: list) -> dict:
                      neuron_updates=float(entry["neurons"] * steps))
         if layer.input == "spikes":
             fan = fanout_map(layer, *in_hw[k])
-            entry["acs"] = float(layer.out_channels * (np.asarray(spikes[k - 1]).sum(axis=(0, 1)) * fan).sum())
+            entry["acs"] = ac_count(layer.out_channels, np.asarray(spikes[k - 1]).sum(axis=(0, 1)), fan)
     return counts

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from ...dynamics.kinds import get_kind
 from . import SimRun, Simulator, SimulatorUnavailable, counts_from_spikes
 
 
@@ -35,7 +36,7 @@ class NIRLibrarySimulator(Simulator):
                 msg = (str(e).splitlines() or [""])[0]
                 raise SimulatorUnavailable(f"{self.library} cannot read {f.nir.name}: {type(e).__name__}: "
                                            f"{msg}"[:240]) from None
-            if spec.neuron != "lif":     # the importer took the graph, but neurocv maps only the portable neurons
+            if not get_kind(spec.neuron).portable:   # the importer took the graph; neurocv maps only portable neurons
                 raise SimulatorUnavailable(f"{self.library} reads {f.nir.name}, the paper's STM graph (LI + "
                                            f"Threshold + Scale(-v_th) loop), only through neurocv's own modules; "
                                            f"a portable file comes from a model trained with `--set neuron=lif`")
@@ -51,6 +52,6 @@ class NIRLibrarySimulator(Simulator):
             raise SimulatorUnavailable(f"{self.library}: {run.reason}")
         spec = self.specs[stm]
         # an LI layer hands on its membrane as its "output": it never spikes
-        spikes = [np.zeros_like(s) if layer.neuron == "li" else s for s, layer in zip(run.spikes, spec.layers)]
+        spikes = [s if get_kind(layer.neuron).fires else np.zeros_like(s) for s, layer in zip(run.spikes, spec.layers)]
         return SimRun(run.output, counts_from_spikes(spec, spikes), run.membrane, spikes,
                       time.perf_counter() - t0)

@@ -1,5 +1,6 @@
-"""The STMs rebuilt in torch from their NIR files with the model's own step functions (:mod:`neurocv.models.neuron`,
-float32), so they equal the trained model's STMs; the runtime's ``torch`` backend."""
+"""The STMs rebuilt in torch from their NIR files with the model's own arithmetic (each kind's step of
+:mod:`neurocv.dynamics.kinds`, which :mod:`neurocv.models.neuron` wraps, and the model's ``heaviside``; float32),
+so they equal the trained model's STMs; the runtime's ``torch`` backend."""
 
 from __future__ import annotations
 
@@ -46,8 +47,9 @@ class TorchSimulator(Simulator):
         import torch
         import torch.nn.functional as F
 
-        from ...models.neuron import STMParams, li_step, lif_step, stm_step
-        from ..stm_spec import analog_macs, check_input, empty_counts
+        from ...dynamics.kinds import get_kind, layer_output
+        from ...models.neuron import heaviside
+        from ..stm_spec import ac_count, analog_macs, check_input, empty_counts
 
         if stm not in self.specs:
             raise ValueError(f"no STM named {stm!r} (have {sorted(self.specs)})")
@@ -57,7 +59,8 @@ class TorchSimulator(Simulator):
         counts = empty_counts(spec)
         layers = self._layers[stm]
         acs = [0.0] * len(layers)
-        state = [None] * len(layers)
+        state = [None] * len(layers)      # (v, o) per layer, from rest
+        fire = lambda d: heaviside(d, surrogate=False)  # noqa: E731
         mems = [[] for _ in layers]
         spikes = [[] for _ in layers]
         out = []
@@ -66,17 +69,11 @@ class TorchSimulator(Simulator):
                 h = x[t][None]
                 for k, (w, b, stride, pad, v_th, leak, fan, kind) in enumerate(layers):
                     if spec.layers[k].input == "spikes":
-                        acs[k] += float(w.shape[0] * (h[0].sum(0) * fan).sum())
+                        acs[k] += ac_count(w.shape[0], h[0].sum(0), fan)
                     cur = F.conv2d(h, w, b, stride, pad)
-                    if kind == "stm":
-                        y, state[k] = stm_step(cur, state[k], STMParams(v_th, leak), surrogate=False)
-                        v, o = state[k].u, state[k].o
-                    elif kind == "lif":
-                        y, state[k] = lif_step(cur, state[k], STMParams(v_th, leak), surrogate=False)
-                        v, o = state[k].v, state[k].o
-                    else:
-                        y, state[k] = li_step(cur, state[k], leak)
-                        v, o = state[k].v, torch.zeros_like(y)
+                    v, o = state[k] if state[k] is not None else (torch.zeros_like(cur), torch.zeros_like(cur))
+                    v, o = state[k] = get_kind(kind).step(cur, v, o, leak, v_th, fire)
+                    y = layer_output(kind, v, o)
                     mems[k].append(v[0])
                     spikes[k].append(o[0])
                     h = o

@@ -3,6 +3,9 @@ the simulator adapters). Only ``+``, ``-``, ``*`` and a ``fire`` callable are us
 torch tensors (with a surrogate-gradient ``fire``) and numpy arrays (``fire = heaviside_numpy``); nothing here
 imports torch or numpy.
 
+The package: :mod:`.updates` (these float updates), :mod:`.fixed` (the fixed-point step, numpy), :mod:`.kinds`
+(the neuron-kind registry every consumer looks up).
+
 Two neurons, one step per time step t (a sampled segment of the clip), ``current[t] = W s_in[t] + b``:
 
 * **STM** (the paper's Sec. 3.2, eqs. (3)-(4)): subtractive reset, the analog membrane is the output::
@@ -26,38 +29,11 @@ Two neurons, one step per time step t (a sampled segment of the clip), ``current
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from .kinds import KIND_NAMES, KINDS, NeuronKind, get_kind
+from .updates import heaviside_numpy, li_update, lif_update, stm_update
 
-__all__ = ["stm_update", "lif_update", "li_update", "heaviside_numpy", "NEURONS"]
+__all__ = ["stm_update", "lif_update", "li_update", "heaviside_numpy", "NEURONS", "KINDS", "KIND_NAMES",
+           "NeuronKind", "get_kind"]
 
-#: neuron kinds of a spiking temporal modulator: the paper's STM and the hardware-native LIF
-NEURONS = ("stm", "lif")
-
-
-def stm_update(current: Any, u: Any, o: Any, leak: Any, v_th: Any, fire: Callable[[Any], Any]) -> tuple[Any, Any]:
-    """One STM step (eqs. (3)-(4)): returns ``(u[t], o[t])`` from ``u[t-1]``, ``o[t-1]``.
-
-    Evaluated as ``(current + lambda * u) - v_th * o``, the order torch and the float32 references use."""
-    u = current + leak * u - v_th * o
-    return u, fire(u - v_th)
-
-
-def lif_update(current: Any, v: Any, leak: Any, v_th: Any, fire: Callable[[Any], Any],
-               hold: Callable[[Any], Any] = lambda s: s) -> tuple[Any, Any]:
-    """One LIF step: returns ``(o[t], v[t])`` (spikes, membrane after the hard reset) from ``v[t-1]``.
-
-    Evaluated as ``lambda * v + current`` (snnTorch's and Lava's order). ``hold`` is applied to the spikes used by
-    the reset (torch training passes ``Tensor.detach``: the reset carries no surrogate gradient)."""
-    v = leak * v + current
-    o = fire(v - v_th)
-    return o, v * (1 - hold(o))
-
-
-def li_update(current: Any, v: Any, leak: Any) -> Any:
-    """One LI (leaky integrator) step: ``v[t] = lambda * v[t-1] + current[t]``."""
-    return leak * v + current
-
-
-def heaviside_numpy(x):
-    """``H(x)`` for numpy arrays, in ``x``'s dtype."""
-    return (x > 0).astype(x.dtype)
+#: neuron kinds a whole spiking temporal modulator can be made of (the registry's kinds that are not readouts)
+NEURONS = tuple(name for name, kind in KINDS.items() if not kind.last_only)
