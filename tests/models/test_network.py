@@ -74,6 +74,27 @@ def test_ablations_change_the_network():
     assert count_params(create_model("stm-tiny", accumulate=False)) == tiny
 
 
+def _check_clip_dropout(model, run_a, run_b):
+    """``model`` with a modality dropout; ``run_a`` / ``run_b`` run it on two inputs that differ only in the dropped
+    modality. In training the same seed drops the same clips (their logits agree), another seed other clips; at
+    evaluation nothing is dropped, and the weights alone (a model without the dropout) give the same logits."""
+
+    def logits(run, seed):
+        torch.manual_seed(seed)
+        return run(model)
+
+    model.train()
+    same = torch.isclose(logits(run_a, 3), logits(run_b, 3), atol=1e-6).all(1)   # same seed: same clips dropped
+    assert 0 < same.sum() < 8, same          # some clips lost the modality: its input does not matter there
+    assert not torch.equal(same, torch.isclose(logits(run_a, 4), logits(run_b, 4), atol=1e-6).all(1))  # drawn anew
+    model.eval()                              # identity at evaluation: every clip sees every modality
+    assert not torch.isclose(run_a(model), run_b(model), atol=1e-6).all(1).any()
+    plain = create_model("stm-tiny", num_classes=5, segments=T, iframe_embed="patch", head_norm="ln")
+    plain.load_state_dict(model.state_dict())
+    plain.eval()
+    assert torch.equal(run_a(plain), run_a(model))
+
+
 def test_iframe_dropout_zeroes_whole_clips_in_training_only():
     torch.manual_seed(0)
     # the linear embedding and a LayerNorm head: batch statistics (BatchNorm) would tie a clip's logits to the others'
@@ -81,45 +102,17 @@ def test_iframe_dropout_zeroes_whole_clips_in_training_only():
                          head_norm="ln")
     i1, mv, r = inputs(b=8)
     i2 = torch.randn_like(i1)
-
-    def logits(iframes, seed):
-        torch.manual_seed(seed)
-        return model(iframes, mv, r)
-
-    model.train()
-    same = torch.isclose(logits(i1, 3), logits(i2, 3), atol=1e-6).all(1)   # same seed: same clips dropped
-    assert 0 < same.sum() < 8, same          # some clips lost their I-frame tokens (I-frames do not matter there)
-    assert not torch.equal(same, torch.isclose(logits(i1, 4), logits(i2, 4), atol=1e-6).all(1))  # drawn anew
-    model.eval()                              # identity at evaluation: every clip sees its I-frames
-    assert not torch.isclose(model(i1, mv, r), model(i2, mv, r), atol=1e-6).all(1).any()
-    plain = create_model("stm-tiny", num_classes=5, segments=T, iframe_embed="patch", head_norm="ln")
-    plain.load_state_dict(model.state_dict())
-    plain.eval()
-    assert torch.equal(plain(i1, mv, r), model(i1, mv, r))
+    _check_clip_dropout(model, lambda m: m(i1, mv, r), lambda m: m(i2, mv, r))
 
 
 def test_pframe_dropout_zeroes_the_motion_stream_of_whole_clips_in_training_only():
     torch.manual_seed(0)
-    # the linear embedding and a LayerNorm head: batch statistics (BatchNorm) would tie a clip's logits to the others'
+    # the motion stream is MV and R together (tokens and skips)
     model = create_model("stm-tiny", num_classes=5, segments=T, pframe_dropout=0.5, iframe_embed="patch",
                          head_norm="ln")
     i, mv1, r1 = inputs(b=8)
     mv2, r2 = torch.randn_like(mv1), torch.randn_like(r1)
-
-    def logits(mv, r, seed):
-        torch.manual_seed(seed)
-        return model(i, mv, r)
-
-    model.train()
-    same = torch.isclose(logits(mv1, r1, 3), logits(mv2, r2, 3), atol=1e-6).all(1)  # same seed: same clips dropped
-    assert 0 < same.sum() < 8, same     # some clips lost MV and R (tokens and skips): their P-frames do not matter
-    assert not torch.equal(same, torch.isclose(logits(mv1, r1, 4), logits(mv2, r2, 4), atol=1e-6).all(1))
-    model.eval()                        # identity at evaluation: every clip sees its P-frames
-    assert not torch.isclose(model(i, mv1, r1), model(i, mv2, r2), atol=1e-6).all(1).any()
-    plain = create_model("stm-tiny", num_classes=5, segments=T, iframe_embed="patch", head_norm="ln")
-    plain.load_state_dict(model.state_dict())
-    plain.eval()
-    assert torch.equal(plain(i, mv1, r1), model(i, mv1, r1))
+    _check_clip_dropout(model, lambda m: m(i, mv1, r1), lambda m: m(i, mv2, r2))
 
 
 def test_spiking_and_ann_parts_compose_to_forward():
