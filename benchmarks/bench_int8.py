@@ -91,7 +91,8 @@ def main() -> None:
                            "onnxruntime": onnxruntime.__version__,
                            "note": "2 shared cores; other jobs ran at the same time"},
                "int8": {"format": "QDQ", "weights": "int8 symmetric per channel", "activations": "uint8 per tensor",
-                        "op_types": list(QUANTIZED_OPS)}, "models": []}
+                        "op_types": list(QUANTIZED_OPS),
+                        "float": "the attention's probabilities x V MatMuls (docs/int8.md)"}, "models": []}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-int8-") as tmp:
         for name in args.models:

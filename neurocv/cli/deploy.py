@@ -27,7 +27,7 @@ from ..runtime import BACKENDS
 from ._common import check_checkpoint_arg, check_out_dir, check_out_file, err, on_interrupt, out, wide
 
 #: the float operators named on the console after an int8 export (every one, with its reason, is in the manifest)
-FLOAT_SHOWN = ("Softmax", "LayerNormalization", "BatchNormalization", "Erf", "Gelu", "ReduceMean", "Div")
+FLOAT_SHOWN = ("MatMul", "Softmax", "LayerNormalization", "BatchNormalization", "Erf", "Gelu", "ReduceMean", "Div")
 
 
 
@@ -110,9 +110,9 @@ def export_cmd(checkpoint: Path,
         out.print(f"  int8 vs torch on {v['clips_desc']}: {v['same_top1']}/{v['clips']} same top-1, max |logit "
                   f"diff| {v['max_abs_logit_diff']:.3g} (largest |logit| {v['max_abs_logit']:.3g})",
                   highlight=False)
-        out.print("  int8: kept float: " + ", ".join(k["op"] for k in q["kept_float"]
-                                                       if k["op"] in FLOAT_SHOWN) + " (reasons in manifest.json)",
-                  highlight=False)
+        out.print("  int8: kept float: " + ", ".join(
+            k["op"] + (" (attention probabilities x V)" if k["op"] == "MatMul" else "")
+            for k in q["kept_float"] if k["op"] in FLOAT_SHOWN) + " (reasons in manifest.json)", highlight=False)
 
 def run_cmd(deploy: Path, videos: List[Path],
             backend: str = typer.Option("lava-float", "--backend", "-b",

@@ -245,13 +245,25 @@ def apply_int8(report: EnergyReport, int8: dict, profile: HardwareProfile | None
     """Price an int8 deployment (``int8``: its manifest's ``onnx.int8`` entry): every ANN layer whose operator type
     stayed int8 everywhere in ``ann.int8.onnx`` on ``profile`` (default :data:`INT8_PROFILE`), the rest (the STMs,
     any MAC layer left float) on the report's own profile. The report then shows both side by side."""
-    from ..exporters.int8 import arithmetic_float_ops, int8_kinds
+    from ..exporters.int8 import ATTENTION_SPLIT, arithmetic_float_ops, attention_int8_share, int8_kinds
     from .profiles import load_profile
 
     kinds = int8_kinds(int8.get("quantized_ops", {}))
+    share = attention_int8_share(int8.get("quantized_ops", {}))
+    layers = []
     for c in report.layers:
         if c.partition == "ann" and c.kind in kinds:
+            if c.kind == "attention" and share < 1:    # Q K^T int8, probabilities x V float: two rows
+                halves = [dataclasses.replace(c, name=c.name + suffix, params=c.params if f == share else 0, **{
+                    k: (getattr(c, k) * f if getattr(c, k) is not None else None)
+                    for k in ("macs", "dense_macs", "effective_macs", "mem_values", "mem_spikes")})
+                    for suffix, f in zip(ATTENTION_SPLIT, (share, 1 - share))]
+                halves[0].precision = "int8"
+                layers += halves
+                continue
             c.precision = "int8"
+        layers.append(c)
+    report.layers = layers
     report.int8_profile = profile or load_profile(INT8_PROFILE)
     report.float_ops = arithmetic_float_ops(int8.get("kept_float", []))
     return report

@@ -7,9 +7,12 @@
 * weights int8, symmetric, per output channel; activations uint8, asymmetric, per tensor (U8S8, the combination
   onnxruntime recommends for x86 CPUs: its VNNI kernels take unsigned activations);
 * min/max calibration on real clips (the STM maps the torch model produces for them, and the I-frames);
-* quantized operator types :data:`QUANTIZED_OPS` (convolutions, linear layers, attention matmuls: every MAC of the
-  ANN partition). Every other operator stays float32, each type with its reason (:data:`FLOAT_REASONS`), listed in
-  the manifest.
+* quantized operator types :data:`QUANTIZED_OPS` (convolutions, linear layers, the attention's ``Q K^T``): every
+  MAC of the ANN partition but one kind. The attention's probabilities-times-values product stays float32
+  (:func:`attention_value_matmuls`, :data:`ATTENTION_VALUE_REASON`): quantizing its input, the softmax's output, to
+  uint8 zeroes most of the attention weights (over 1,176 keys, 93-96 % of them, 44-46 % of each row's probability
+  mass, on the demo's stm-tiny; docs/int8.md), and that alone moved one of its 60 test clips off torch's top-1.
+  Every other operator stays float32, each type with its reason (:data:`FLOAT_REASONS`), listed in the manifest.
 
 :func:`validate_int8` then checks the file: ``onnx.checker``, and onnxruntime on the int8 model against torch on
 clips of the test split (top-1 agreement, largest logit difference), held to :data:`INT8_TOLERANCE`; beyond it the
@@ -34,7 +37,8 @@ from .partition import ANN_OUTPUT, Partition
 __all__ = ["INT8_FILE", "QUANTIZED_OPS", "FLOAT_REASONS", "Int8Tolerance", "INT8_TOLERANCE", "quantize_ann",
            "export_int8", "prepare_calibration", "Calibration", "validate_int8", "quantized_op_types", "kept_float",
            "int8_macs", "int8_kinds", "ann_int8_macs", "calibration_source", "dataset_feeds", "random_feeds",
-           "arithmetic_float_ops"]
+           "arithmetic_float_ops", "attention_value_matmuls", "attention_int8_share", "ATTENTION_VALUE_REASON",
+           "ATTENTION_SPLIT"]
 
 INT8_FILE = "ann.int8.onnx"
 #: the operator types quantized (weights int8 per channel, activations uint8)
@@ -60,13 +64,31 @@ FLOAT_REASONS = {
 _DATA_MOVEMENT = {"Reshape", "Transpose", "Concat", "Slice", "Gather", "Split", "Squeeze", "Unsqueeze", "Flatten",
                   "Expand", "Shape", "Constant", "ConstantOfShape", "Cast", "Identity", "Range", "Where", "Tile",
                   "Pad"}
+#: why the attention's probabilities x V matmuls stay float (measured in docs/int8.md)
+ATTENTION_VALUE_REASON = ("attention probabilities x V: the softmax's outputs (about 1/N each over N keys) fall under "
+                          "half a uint8 step, so int8 would zero most attention weights")
 _ELEMENTWISE = {"Add", "Sub", "Mul", "Relu", "LeakyRelu", "Max", "Min", "Neg", "Abs", "Clip", "Equal", "Not",
                 "Less", "Greater", "And", "Or"}
 
 
+def attention_value_matmuls(model) -> list[str]:
+    """Names of the ``MatMul`` nodes of ``model`` (an ONNX ModelProto) that multiply a softmax's output (through data
+    movement only: reshapes, transposes, casts) by the values: the attention's probabilities x V."""
+    producer = {o: n for n in model.graph.node for o in n.output}
+
+    def from_softmax(name: str) -> bool:
+        node = producer.get(name)
+        while node is not None and node.op_type in _DATA_MOVEMENT and node.input:
+            node = producer.get(node.input[0])
+        return node is not None and node.op_type == "Softmax"
+
+    return [n.name for n in model.graph.node if n.op_type == "MatMul" and any(from_softmax(i) for i in n.input[:2])]
+
+
 def arithmetic_float_ops(kept: list[dict]) -> list[str]:
-    """The operator types of a ``kept_float`` list that compute (data movement left out)."""
-    return [k["op"] for k in kept if k["op"] not in _DATA_MOVEMENT]
+    """The operator types of a ``kept_float`` list that compute without MACs (data movement and the MAC operators
+    left float, which the energy report names as layers, left out)."""
+    return [k["op"] for k in kept if k["op"] not in _DATA_MOVEMENT and k["op"] not in QUANTIZED_OPS]
 
 
 def _float_reason(op: str) -> str:
@@ -132,25 +154,27 @@ def quantize_ann(float_path: str | Path, out_path: str | Path, calibration: list
 
     if not calibration:
         raise ExportError(f"{out_path}: no calibration clips")
+    import onnx
+
     out_path = Path(out_path)
     t0 = time.perf_counter()
+    keep = attention_value_matmuls(onnx.load(str(float_path)))
     with atomic_path(out_path, suffix=".onnx") as tmp, _quiet():
         try:
             quantize_static(str(float_path), str(tmp), _Reader(calibration), quant_format=QuantFormat.QDQ,
                             op_types_to_quantize=list(QUANTIZED_OPS), per_channel=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                             calibrate_method=CalibrationMethod.MinMax,
+                            nodes_to_exclude=keep,
                             extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
         except Exception as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ExportError(f"{out_path}: onnxruntime static quantization failed: {first[:300]}") from None
-    import onnx
-
     model = onnx.load(str(out_path))
     return {"quantized_ops": quantized_op_types(model), "kept_float": kept_float(model),
             "settings": {"format": "QDQ", "weights": "int8, symmetric, per channel",
                          "activations": "uint8, asymmetric, per tensor", "calibration": "min/max",
-                         "op_types": list(QUANTIZED_OPS)},
+                         "op_types": list(QUANTIZED_OPS), "float_nodes": keep},
             "quantize_s": round(time.perf_counter() - t0, 3)}
 
 
@@ -172,16 +196,32 @@ def _node_counts(model) -> tuple[dict[str, int], dict[str, int]]:
 def quantized_op_types(model) -> dict[str, dict[str, int]]:
     """``{op_type: {"nodes", "quantized"}}`` for the MAC operator types (:data:`QUANTIZED_OPS`) in ``model``."""
     total, quant = _node_counts(model)
-    return {op: {"nodes": total[op], "quantized": quant.get(op, 0)} for op in QUANTIZED_OPS if op in total}
+    out = {op: {"nodes": total[op], "quantized": quant.get(op, 0)} for op in QUANTIZED_OPS if op in total}
+    if "MatMul" in out:
+        out["MatMul"]["attention_value_float"] = len(_float_attention_values(model))
+    return out
+
+
+def _float_attention_values(model) -> list[str]:
+    """The attention's probabilities x V matmuls of ``model`` that were left float."""
+    producer = {o: n.op_type for n in model.graph.node for o in n.output}
+    nodes = {n.name: n for n in model.graph.node}
+    return [k for k in attention_value_matmuls(model)
+            if not all(producer.get(i) == "DequantizeLinear" for i in nodes[k].input[:2] if i)]
 
 
 def kept_float(model) -> list[dict]:
     """Every operator type left float32 in ``model``: ``[{"op", "nodes", "reason"}]`` (MAC operator types appear
-    only if some of their nodes were not quantized)."""
+    only if some of their nodes were not quantized; every other type computes in float32 on dequantized inputs)."""
     total, quant = _node_counts(model)
     rows = []
     for op in sorted(total):
-        n = total[op] - quant.get(op, 0)
+        n = total[op] - quant.get(op, 0) if op in QUANTIZED_OPS else total[op]
+        if op == "MatMul" and n:
+            av = len(_float_attention_values(model))
+            if av:
+                rows.append({"op": "MatMul", "nodes": av, "reason": ATTENTION_VALUE_REASON})
+            n -= av
         if n:
             reason = ("not quantized by onnxruntime at this node (no calibrated range or unsupported input)"
                       if op in QUANTIZED_OPS else _float_reason(op))
@@ -194,19 +234,36 @@ KIND_OPS = {"conv": ("Conv",), "linear": ("MatMul", "Gemm"), "attention": ("MatM
 
 
 def int8_kinds(quantized_ops: dict) -> set[str]:
-    """The op-count kinds whose ONNX operator types stayed int8 everywhere in the model (every node quantized)."""
-    full = {op for op, c in quantized_ops.items() if c["nodes"] and c["quantized"] == c["nodes"]}
+    """The op-count kinds whose ONNX operator types stayed int8 everywhere in the model (every node quantized but
+    the attention's probabilities x V, which :func:`attention_int8_share` prices apart)."""
+    full = {op for op, c in quantized_ops.items()
+            if c["nodes"] and c["quantized"] + c.get("attention_value_float", 0) == c["nodes"]}
     return {k for k, ops in KIND_OPS.items() if all(op in full or op not in quantized_ops for op in ops)
             and any(op in quantized_ops for op in ops)}
 
 
+def attention_int8_share(quantized_ops: dict) -> float:
+    """The share of an ``attention`` op count (``Q K^T`` plus probabilities x V, ``L*S*(E + E_v)`` MACs) that is
+    int8: 1, or 1/2 where the probabilities x V matmuls stayed float (``E = E_v``: every variant has one head size)."""
+    return 0.5 if quantized_ops.get("MatMul", {}).get("attention_value_float", 0) else 1.0
+
+
+#: the name suffixes of an attention op count split into its int8 and float halves
+ATTENTION_SPLIT = (" (QK^T, int8)", " (probabilities x V, float)")
+
+
 def int8_macs(layers, quantized_ops: dict) -> tuple[float, list[str]]:
-    """``(MACs priced int8, names of the MAC layers left float)`` over ANN-partition op counts ``layers``."""
-    kinds = int8_kinds(quantized_ops)
+    """``(MACs priced int8, names of the MAC layers left float)`` over ANN-partition op counts ``layers`` (an
+    attention count whose probabilities x V stayed float: half each, its float half named with
+    :data:`ATTENTION_SPLIT`)."""
+    kinds, share = int8_kinds(quantized_ops), attention_int8_share(quantized_ops)
     macs, left = 0.0, []
     for c in layers:
         if c.kind in kinds:
-            macs += c.macs
+            part = share if c.kind == "attention" else 1.0
+            macs += c.macs * part
+            if part < 1 and c.macs:
+                left.append(c.name + ATTENTION_SPLIT[1])
         elif c.macs:
             left.append(c.name)
     return macs, left

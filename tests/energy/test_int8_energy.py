@@ -47,6 +47,22 @@ def test_a_kind_whose_operators_are_not_all_int8_stays_float():
     assert "blocks.0.attn" in " ".join(r.int8_lines())
 
 
+def test_attention_with_float_probabilities_x_v_is_priced_half_int8_half_float():
+    quantized = {"Conv": {"nodes": 3, "quantized": 3},
+                 "MatMul": {"nodes": 4, "quantized": 3, "attention_value_float": 1}}
+    r = apply_int8(_report(), {"quantized_ops": quantized, "kept_float": KEPT})
+    rows = {c.name: c for c in r.layers}
+    assert [c.precision for c in r.layers] == ["float", "int8", "int8", "float", "float"]
+    qk, av = rows["blocks.0.attn (QK^T, int8)"], rows["blocks.0.attn (probabilities x V, float)"]
+    assert qk.macs == av.macs == 1e8 and qk.precision == "int8" and av.precision == "float"
+    stm = (1e6 * 4.6 + 2e6 * 0.9) * 1e-12
+    t = r.totals()
+    assert t["macs"] == pytest.approx(1e6 + 1e9 + 2e8)
+    assert t["energy_j"] == pytest.approx(stm + 1.1e9 * 0.23e-12 + 1e8 * 4.6e-12)
+    assert t["energy_float_j"] == pytest.approx(stm + 1.2e9 * 4.6e-12)
+    assert "probabilities x V" in " ".join(r.int8_lines())
+
+
 def test_a_float_report_is_unchanged():
     r = _report()
     assert not r.has_int8 and "int8" not in r.to_dict() and "energy_float_j" not in r.totals()

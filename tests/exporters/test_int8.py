@@ -29,12 +29,19 @@ def int8_model(tmp_path_factory):
 
 def test_every_mac_operator_is_quantized_and_the_rest_is_listed_with_reasons(int8_model):
     part, d, info = int8_model
-    q = info["quantized_ops"]
-    assert set(q) >= {"Conv", "MatMul"} and all(c["quantized"] == c["nodes"] > 0 for c in q.values())
+    q = {op: dict(c) for op, c in info["quantized_ops"].items()}
+    av = q["MatMul"].pop("attention_value_float")   # the attention's probabilities x V: float, one per block
+    assert set(q) >= {"Conv", "MatMul"} and av == part.model.config.depth
+    assert all(c["quantized"] == c["nodes"] - (av if op == "MatMul" else 0) > 0 for op, c in q.items())
     kept = {k["op"]: k for k in info["kept_float"]}
-    assert "LayerNormalization" in kept and "Erf" in kept and not set(kept) & {"Conv", "MatMul", "Gemm"}
+    assert "LayerNormalization" in kept and "Erf" in kept and not set(kept) & {"Conv", "Gemm"}
+    assert kept["MatMul"]["nodes"] == av and "probabilities x V" in kept["MatMul"]["reason"]
     assert all(k["reason"] and k["nodes"] > 0 for k in kept.values())
     model = onnx.load(str(d / "ann.int8.onnx"))
+    # the float probabilities x V matmuls read the softmax's output directly, not a DequantizeLinear
+    producer = {o: n.op_type for n in model.graph.node for o in n.output}
+    avs = [n for n in model.graph.node if n.name in info["settings"]["float_nodes"]]
+    assert len(avs) == av and all(producer[n.input[0]] == "Softmax" for n in avs)
     types = {n.op_type for n in model.graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= types        # QDQ format
     # weights: int8, one scale per output channel (per-channel)
@@ -67,6 +74,9 @@ def test_mac_split_prices_a_kind_int8_only_where_its_operators_all_are():
     assert int8_macs(layers, full) == (18.0, [])
     partial = {"Conv": {"nodes": 2, "quantized": 2}, "MatMul": {"nodes": 3, "quantized": 2}}
     assert int8_macs(layers, partial) == (10.0, ["b", "c"])
+    av = {"Conv": {"nodes": 2, "quantized": 2}, "MatMul": {"nodes": 3, "quantized": 2, "attention_value_float": 1}}
+    assert int8_kinds(av) == {"conv", "linear", "attention", "matmul"}
+    assert int8_macs(layers, av) == (16.5, ["c (probabilities x V, float)"])
 
 
 def test_int8_macs_of_the_partition_add_up_to_its_ann_macs(int8_model):
@@ -75,7 +85,11 @@ def test_int8_macs_of_the_partition_add_up_to_its_ann_macs(int8_model):
     part, _, info = int8_model
     m = ann_int8_macs(part, info["quantized_ops"])
     assert m["int8_macs"] + m["float_macs"] == count_macs(part.model, part.input_size, part.segments, part="ann")
-    assert m["int8_macs"] > 0.95 * (m["int8_macs"] + m["float_macs"])
+    from neurocv.models.opcount import ann_counts
+
+    attention = sum(c.macs for c in ann_counts(part.model, part.segments, part.input_size) if c.kind == "attention")
+    assert attention > 0 and m["float_macs"] == pytest.approx(attention / 2, abs=1)   # probabilities x V only
+    assert all(name.endswith("(probabilities x V, float)") for name in m["float_layers"])
 
 
 def test_calibration_source_asks_for_data_in_one_line(tmp_path):
