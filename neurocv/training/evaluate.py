@@ -28,6 +28,8 @@ def evaluate(checkpoint: str | Path, data: str | Path, out_dir: str | Path | Non
     ``fold``: the official split (1-3) of UCF-101 / HMDB-51 (default: the one the checkpoint was trained on).
     ``crops``: TSN test views per video, 1 (centre), 3 or 10; their logits are averaged.
 
+    ``wrong``: each misclassified video (its path, true and predicted class).
+
     Videos that cannot be read are skipped with one warning each (``strict``: the first one raises);
     ``n_videos`` counts the videos scored, ``n_skipped`` and ``skipped`` (video, reason) the others.
 
@@ -56,16 +58,18 @@ def evaluate(checkpoint: str | Path, data: str | Path, out_dir: str | Path | Non
     with Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True), transient=True, disable=not progress) as bar:
         task = bar.add_task("eval", total=len(ds))
-        logits, labels, _ = predict_loader(model, loader, bad=bad, on_batch=lambda n: bar.advance(task, n))
+        logits, labels, index = predict_loader(model, loader, bad=bad, on_batch=lambda n: bar.advance(task, n))
     n = len(ds.classes)
     pred = logits.argmax(1)
+    wrong = [{"video": str(ds.videos.items[int(i)][0]), "label": ds.classes[int(t)], "predicted": ds.classes[int(p)]}
+             for i, t, p in zip(index.tolist(), labels.tolist(), pred.tolist()) if t != p]
     conf = np.zeros((n, n), dtype=np.int64)
     np.add.at(conf, (labels.numpy(), pred.numpy()), 1)
     per_class = {c: (float(conf[k, k] / conf[k].sum()) if conf[k].sum() else None) for k, c in enumerate(ds.classes)}
     result = {"top1": _topk(logits, labels, 1), "top5": _topk(logits, labels, 5), "n_videos": int(labels.numel()),
               "n_skipped": len(bad), "skipped": bad.listing(),
               "split": split, "fold": fold, "segments": seg, "crop": crop, "crops": crops, "views": f"{seg}x{crops}",
-              "per_class": per_class,
+              "per_class": per_class, "wrong": wrong,
               "confusion": conf.tolist(), "classes": list(ds.classes), "checkpoint": str(checkpoint)}
     if out_dir is not None:
         out_dir = Path(out_dir)

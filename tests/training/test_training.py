@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -84,6 +85,13 @@ def test_eval_and_predict(tmp_path, data):
     result = evaluate(tmp_path / "run" / "best.pt", data, tmp_path / "eval")
     assert result["n_videos"] == 10 and 0 <= result["top1"] <= result["top5"] <= 1
     assert sum(map(sum, result["confusion"])) == 10 and len(result["per_class"]) == 10
+    # each wrong video named once, with the true and predicted classes the confusion matrix counts off its diagonal
+    conf, classes = result["confusion"], result["classes"]
+    assert len(result["wrong"]) == 10 - sum(conf[k][k] for k in range(len(conf)))
+    for w in result["wrong"]:
+        assert Path(w["video"]).exists() and w["label"] != w["predicted"]
+        assert Path(w["video"]).parent.name == w["label"]
+        assert conf[classes.index(w["label"])][classes.index(w["predicted"])] > 0
     assert json.loads((tmp_path / "eval" / "eval.json").read_text())["top1"] == result["top1"]
     assert (tmp_path / "eval" / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     video = next((data / "videos" / "static").iterdir())
