@@ -4,7 +4,7 @@ PY := .venv/bin/python
 NEUROCV := .venv/bin/neurocv
 DEMO := demo-out
 
-.PHONY: env env-lava doctor demo test docs bench ablations ablations-am clean
+.PHONY: env env-lava doctor demo demo-int8 test docs bench ablations ablations-am clean
 
 env:
 	@scripts/setup_env.sh main
@@ -32,6 +32,13 @@ demo: env env-lava
 	$(NEUROCV) run $(DEMO)/deploy $(DEMO_CLIP) --backend lava-float --check --ops $(DEMO)/ops.json
 	$(NEUROCV) energy $(DEMO)/run/best.pt --segments 8 --plot $(DEMO)/energy.png
 	@echo "demo outputs in $(DEMO)/ (curves: run/curves.png, confusion: run/eval/confusion.png, energy: energy.png)"
+
+# after `make demo`: its model with an int8 ANN partition, run on the 60 test clips against torch, and priced
+demo-int8:
+	$(NEUROCV) export $(DEMO)/run/best.pt -o $(DEMO)/deploy-int8 --int8
+	$(NEUROCV) run $(DEMO)/deploy-int8 $$(sed 's| .*||; s|^|$(DEMO)/synth/videos/|' $(DEMO)/synth/splits/testlist01.txt) \
+		--ann int8 --check --ops $(DEMO)/ops-int8.json
+	$(NEUROCV) energy $(DEMO)/deploy-int8 --plot $(DEMO)/energy-int8.png
 
 # The paper's Tables 3 and 4(c) on the synthetic set, 20 epochs a row, the three leading rows again with seeds 1 and 2;
 # every final checkpoint also scored on 380 clips of an independent synthetic set (seed 1). About 2.5 hours on 2 CPU
