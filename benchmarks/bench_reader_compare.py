@@ -75,8 +75,9 @@ class _Worker:
         env["PYTHONPATH"] = str(tree)
         cmd = [sys.executable, __file__, "--worker", str(video)] + (["--pyav-threads"] if pyav_threads else [])
         self.name, self.tree = name, tree
+        self.err = tempfile.TemporaryFile("w+")  # a file, not a pipe: a chatty worker never blocks on it
         self.proc = subprocess.Popen(cmd, env=env, cwd=tempfile.gettempdir(), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=self.err, text=True)
         self.ready = self._line()
         if not Path(self.ready["neurocv"]).resolve().is_relative_to(tree.resolve()):
             raise SystemExit(f"bench_reader_compare: {name} imported {self.ready['neurocv']}, "
@@ -86,8 +87,10 @@ class _Worker:
         line = self.proc.stdout.readline()
         if not line:
             self.proc.kill()
+            self.proc.wait()
+            self.err.seek(0)
             raise SystemExit(f"bench_reader_compare: the worker for {self.name} ({self.tree}) failed:\n"
-                             f"{self.proc.stderr.read()[-2000:]}")
+                             f"{self.err.read()[-2000:]}")
         return json.loads(line)
 
     def read(self) -> dict:
@@ -98,6 +101,7 @@ class _Worker:
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait(timeout=60)
+        self.err.close()
 
 
 def _resolve(spec: str, into: Path) -> tuple[Path, str]:
