@@ -80,7 +80,8 @@ docs: env
 
 bench: env env-lava
 	$(PY) benchmarks/bench_reader.py --out benchmarks/results/reader.json
-	$(PY) benchmarks/bench_reader_compare.py --out benchmarks/results/reader_compare.json
+	$(PY) benchmarks/bench_reader_compare.py --also d747b23 --also 16540bc --with-pyav-threads \
+		--out benchmarks/results/reader_compare.json
 	$(PY) benchmarks/bench_model.py --out benchmarks/results/model.json
 	$(PY) benchmarks/bench_deploy.py --out benchmarks/results/deploy.json
 	$(PY) benchmarks/bench_int8.py --out benchmarks/results/deploy_int8.json
