@@ -13,8 +13,9 @@ import torch
 
 from ..dynamics.kinds import get_kind
 from ..errors import ExportError
-from ..hardware.nir_libraries import (LIBRARIES, NIRLIF, LibraryRun, NIRScale, NIRThreshold, load_library,
-                                      nirtorch_node_map, run_library)
+from ..hardware.nir_libraries import LIBRARIES, LibraryRun, library_adapter, load_library, run_library
+from ..hardware.sims._nirtorch_nodes import NIRLIF, NIRScale, NIRThreshold
+from ..hardware.sims.nirtorch_sim import nirtorch_node_map
 from ..hardware.stm_spec import STMSpec, simulate_numpy
 
 __all__ = ["LIBRARIES", "LibraryRun", "nirtorch_node_map", "load_library", "run_library", "compare_with_reference",
@@ -54,7 +55,8 @@ def check_libraries(nir_path: str | Path, spec: STMSpec, x: np.ndarray, librarie
     alike (norse's ``v + dt/tau (I - v)`` against ``lambda v + I``; see ``neurocv crosscheck --float64``).
 
     ``require=True`` raises :class:`ExportError` naming the file when an installed library that should read it
-    (norse and snnTorch need the ``"spikes"`` readout; nirtorch reads both) cannot load or run it, or gives
+    (its adapter maps every NIR neuron node of the file: norse and snnTorch need the ``"spikes"`` readout, nirtorch
+    reads both) cannot load or run it, or gives
     different spikes. A library that is not installed gets a row saying so (the test suite has all three).
     """
     reference: dict = {}
@@ -66,7 +68,7 @@ def check_libraries(nir_path: str | Path, spec: STMSpec, x: np.ndarray, librarie
         row = compare_with_reference(run, reference, spec)
         row["precision"] = "float64" if float64 else "float32"
         rows.append(row)
-        expected = run.installed and (lib == "nirtorch" or spec.readout == "spikes")
+        expected = run.installed and library_adapter(lib).reads(spec)
         if require and expected and not row["spikes_equal"]:
             if not row["loaded"]:
                 problems.append(f"{lib}: {row['reason']}")
