@@ -125,3 +125,22 @@ def test_each_nir_library_is_its_adapter_alone(tmp_path):
     src = Path(sims.__file__).parents[2]
     asking = [str(f.relative_to(src)) for f in src.rglob("*.py") if "library ==" in f.read_text()]
     assert not asking, asking
+
+
+def test_runtime_backends_come_from_the_registry(tmp_path, monkeypatch):
+    """``neurocv run --backend`` offers the registry's backends (Lava-worker ones first, aliases by their family);
+    a new adapter file is a new backend unless it says ``backend=False`` (as the NIR libraries do)."""
+    from neurocv import runtime
+
+    assert runtime.BACKENDS == ("lava-float", "lava-fixed", "netx", "netx-float", "netx-fixed", "torch", "numpy")
+    infos = sims.available()
+    assert set(runtime.BACKENDS) == {n for n, i in infos.items() if i.backend} | set(sims.ALIASES)
+    assert [b for b in runtime.BACKENDS if runtime._is_worker(b)] == list(runtime.BACKENDS[:5])
+    (tmp_path / "halved_sim.py").write_text(
+        "from neurocv.hardware.sims import SimInfo\n"
+        "from neurocv.hardware.sims.numpy_sim import NumpySimulator\n"
+        "SIMULATORS = {'halved': SimInfo('halved', 'a backend', NumpySimulator),\n"
+        "              'aside': SimInfo('aside', 'crosscheck only', NumpySimulator, backend=False)}\n")
+    monkeypatch.setattr(sims, "__path__", [*sims.__path__, str(tmp_path)])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert runtime._backends() == runtime.BACKENDS + ("halved",)

@@ -90,7 +90,10 @@ class SimInfo:
     """A registered simulator: ``open(files: dict[str, STMFiles]) -> Simulator``; ``description`` one line;
     ``source`` the file kind it reads (``"nir"`` or ``"net"``); ``trace``: ``open`` takes ``trace=True`` to return
     per-layer membranes it does not return by default; ``float64``: ``open`` takes ``float64=True`` to compute in
-    float64 from the files' float32 parameters (membranes then come back in float64)."""
+    float64 from the files' float32 parameters (membranes then come back in float64); ``worker``: it runs in a
+    ``.venv-lava`` worker process and ``open`` takes ``python=`` (that environment's interpreter); ``backend``: one
+    of the stitched runtime's spiking backends (:data:`neurocv.runtime.BACKENDS`; the NIR libraries are
+    crosscheck's only)."""
 
     name: str
     description: str
@@ -98,6 +101,8 @@ class SimInfo:
     source: str = "nir"
     trace: bool = False      # open(..., trace=True) also returns every layer's membrane (costs time)
     float64: bool = False    # open(..., float64=True) computes in float64 (from the same float32 parameters)
+    worker: bool = False     # runs in a .venv-lava worker; open(..., python=...) names its interpreter
+    backend: bool = True     # a spiking backend of the stitched runtime (neurocv run --backend)
 
 
 def available() -> dict[str, SimInfo]:

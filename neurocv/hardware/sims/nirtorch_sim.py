@@ -39,4 +39,4 @@ class Simulator(NIRLibrarySimulator):
 
 SIMULATORS = {"nirtorch": SimInfo("nirtorch",
                                "nirtorch 2.6 `nir_to_torch` with neurocv's documented node map (forward Euler)",
-                               Simulator, float64=True)}
+                               Simulator, float64=True, backend=False)}

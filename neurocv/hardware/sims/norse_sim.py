@@ -33,4 +33,4 @@ class Simulator(NIRLibrarySimulator):
 
 SIMULATORS = {"norse": SimInfo("norse",
                                "norse 1.1 `from_nir` on the portable NIR file (LIFBoxCell)",
-                               Simulator, float64=True)}
+                               Simulator, float64=True, backend=False)}

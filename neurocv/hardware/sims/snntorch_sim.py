@@ -55,4 +55,4 @@ class Simulator(NIRLibrarySimulator):
 
 SIMULATORS = {"snntorch": SimInfo("snntorch",
                                "snnTorch 1.0 `import_from_nir` on the portable NIR file (Leaky, reset to zero)",
-                               Simulator, float64=True)}
+                               Simulator, float64=True, backend=False)}
