@@ -176,7 +176,7 @@ class Deployment:
         from . import __version__
         from .exporters.deploy import FORMAT
         from .hardware.onnx_backend import OnnxSession
-        from .hardware.stm_spec import load_stm_spec
+        from .hardware.formats.stm_spec import load_stm_spec
 
         given = Path(path)
         # absolute from here on: the paths cross into the Lava worker, which does not share our working folder

@@ -16,7 +16,7 @@ from ..errors import ExportError
 from ..hardware.nir_libraries import LIBRARIES, LibraryRun, library_adapter, load_library, run_library
 from ..hardware.sims._nirtorch_nodes import NIRLIF, NIRScale, NIRThreshold
 from ..hardware.sims.nirtorch_sim import nirtorch_node_map
-from ..hardware.stm_spec import STMSpec, simulate_numpy
+from ..hardware.formats.stm_spec import STMSpec, simulate_numpy
 
 __all__ = ["LIBRARIES", "LibraryRun", "nirtorch_node_map", "load_library", "run_library", "compare_with_reference",
            "check_libraries", "NIRLIF", "NIRThreshold", "NIRScale"]
@@ -48,7 +48,7 @@ def compare_with_reference(run: LibraryRun, reference: dict, spec: STMSpec) -> d
 def check_libraries(nir_path: str | Path, spec: STMSpec, x: np.ndarray, libraries=LIBRARIES,
                     require: bool = False, float64: bool = True) -> list[dict]:
     """Run ``nir_path`` in each library on ``x (T, C, H, W)`` and compare every layer's spikes with
-    :func:`~neurocv.hardware.stm_spec.simulate_numpy` of ``spec`` (the model's own STM, not the file).
+    :func:`~neurocv.hardware.formats.stm_spec.simulate_numpy` of ``spec`` (the model's own STM, not the file).
 
     ``float64`` (default) runs the libraries and the reference in float64 from the same float32 parameters, so the
     check asks whether the file means the model's neuron, not whether two float32 sums taken in another order round

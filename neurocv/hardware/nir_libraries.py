@@ -16,7 +16,7 @@ import numpy as np
 
 from .sims import available
 from .sims._nir_libs import LibraryRun, NIRLibrarySimulator, run_loaded
-from .stm_spec import STMSpec
+from .formats.stm_spec import STMSpec
 
 __all__ = ["LIBRARIES", "LibraryRun", "library_adapters", "library_adapter", "load_library", "run_library"]
 

@@ -56,8 +56,9 @@ class SimRun:
     """One clip through one STM. ``output`` ``(T, C_L, H_L, W_L)`` float32 is what the ANN partition reads (the
     membrane for the paper's STM and an LI readout, the spikes for a LIF readout); ``membranes[l]`` /
     ``spikes[l]`` are layer l's ``(T, C_l, H_l, W_l)`` traces or ``None`` where the simulator does not expose them
-    (membranes are after the reset for LIF layers); ``counts`` as :func:`~neurocv.hardware.stm_spec.simulate_numpy`
-    (``counts["layers"][l]`` holds ``spikes``, ``macs``, ``acs``, ``neuron_updates``, ``neurons``)."""
+    (membranes are after the reset for LIF layers); ``counts`` as
+    :func:`~neurocv.hardware.formats.stm_spec.simulate_numpy` (``counts["layers"][l]`` holds ``spikes``, ``macs``,
+    ``acs``, ``neuron_updates``, ``neurons``)."""
 
     output: np.ndarray
     counts: dict
@@ -133,9 +134,9 @@ def open_simulator(name: str, files: dict[str, STMFiles], **options) -> Simulato
 
 
 def counts_from_spikes(spec, spikes: list) -> dict:
-    """Operation counts of one clip (the format of :func:`~neurocv.hardware.stm_spec.simulate_numpy`) from each
+    """Operation counts of one clip (the format of :func:`~neurocv.hardware.formats.stm_spec.simulate_numpy`) from each
     layer's spikes ``(T, C_l, H_l, W_l)``, for simulators that only hand back spikes."""
-    from ..stm_spec import ac_count, analog_macs, empty_counts, fanout_map, layer_shapes
+    from ..formats.stm_spec import ac_count, analog_macs, empty_counts, fanout_map, layer_shapes
 
     steps = int(spikes[0].shape[0])
     counts = empty_counts(spec)

@@ -78,7 +78,7 @@ class NIRLibrarySimulator(Simulator):
         import nir
         import torch
 
-        from ..stm_spec import load_stm_spec
+        from ..formats.stm_spec import load_stm_spec
 
         self.name = self.library
         self.dtype = torch.float64 if float64 else torch.float32
