@@ -192,7 +192,7 @@ def bench_split(deploy: Path, data: Path) -> dict:
 
 
 def _layers(spec):
-    from neurocv.hardware.stm_spec import empty_counts
+    from neurocv.hardware.formats.stm_spec import empty_counts
 
     return empty_counts(spec)["layers"]
 

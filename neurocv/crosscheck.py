@@ -105,7 +105,7 @@ def crosscheck(deploy: str | Path, videos: list, simulators: list[str] | None = 
         t0 = time.perf_counter()
         sim = None
         try:
-            worker = infos[name].source == "net" or name.startswith("lava")      # runs in .venv-lava
+            worker = infos[name].worker      # runs in .venv-lava
             opts = {"python": python} if python and worker else {}
             if infos[name].trace:
                 opts["trace"] = True

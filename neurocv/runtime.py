@@ -32,11 +32,33 @@ from .errors import DeploymentError, NeuroCVError
 
 __all__ = ["BACKENDS", "ANN_PRECISIONS", "Deployment", "RuntimeSession", "OPS_SCHEMA"]
 
-#: the runtime's spiking backends: every simulator adapter (neurocv/hardware/sims/) and its aliases
-BACKENDS = ("lava-float", "lava-fixed", "netx", "netx-float", "netx-fixed", "torch", "numpy")
+
+def _backends() -> tuple[str, ...]:
+    """The registry's runtime backends (:attr:`~neurocv.hardware.sims.SimInfo.backend`) as users see them listed:
+    those that run in the ``.venv-lava`` worker (what a chip runs) first, then the in-process ones, each group in the
+    registry's order; an alias (``netx``) just before the first name of its family (``netx-float``)."""
+    from .hardware.sims import ALIASES, available
+
+    infos = [i for i in available().values() if i.backend]
+    out: list[str] = []
+    for name in [i.name for i in infos if i.worker] + [i.name for i in infos if not i.worker]:
+        family = name.split("-")[0]
+        out += [a for a, target in ALIASES.items() if a not in out and target.split("-")[0] == family]
+        out.append(name)
+    return tuple(out)
+
+
+def _is_worker(backend: str) -> bool:
+    """Whether ``backend`` (a name of :data:`BACKENDS`) runs in a ``.venv-lava`` worker process."""
+    from .hardware.sims import ALIASES, available
+
+    return available()[ALIASES.get(backend, backend)].worker
+
+
+#: the runtime's spiking backends: the simulator adapters (neurocv/hardware/sims/) marked as backends, and aliases
+BACKENDS = _backends()
 #: the ANN partitions a deployment may hold: float32 ``ann.onnx`` and, from ``export --int8``, ``ann.int8.onnx``
 ANN_PRECISIONS = ("float", "int8")
-_IN_PROCESS = ("torch", "numpy")
 OPS_SCHEMA = "neurocv.ops/1"
 _STAGE = {"mv": "stm_mv", "r": "stm_r"}
 
@@ -154,7 +176,7 @@ class Deployment:
         from . import __version__
         from .exporters.deploy import FORMAT
         from .hardware.onnx_backend import OnnxSession
-        from .hardware.stm_spec import load_stm_spec
+        from .hardware.formats.stm_spec import load_stm_spec
 
         given = Path(path)
         # absolute from here on: the paths cross into the Lava worker, which does not share our working folder
@@ -274,6 +296,7 @@ class RuntimeSession:
         if backend not in BACKENDS:    # the NIR libraries (norse, snnTorch, nirtorch) are crosscheck's, not backends
             raise DeploymentError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         self.dep, self.backend, self.check, self.python = dep, backend, check, python
+        self.worker = _is_worker(backend)      # runs in a .venv-lava worker process
         norm = Normalization(**dep.manifest["input"]["normalization"])
         self.transform = ClipTransform(crop=dep.crop, train=False, norm=norm)
         self.runner = None
@@ -283,7 +306,7 @@ class RuntimeSession:
     def _start(self):
         from .hardware.sims import open_simulator
 
-        options = {} if self.backend in _IN_PROCESS else {"python": self.python}
+        options = {"python": self.python} if self.worker else {}
         self.runner = open_simulator(self.backend, self.dep.stm_files(), **options)
 
     def __enter__(self) -> "RuntimeSession":
@@ -329,7 +352,7 @@ class RuntimeSession:
                             "neurons": e["neurons"], "macs": e["macs"], "acs": e["acs"], "spikes": e["spikes"],
                             "neuron_updates": e["neuron_updates"]} for e in counts["layers"]]
         except NeuroCVError:
-            if self.backend not in _IN_PROCESS:      # the worker may be dead: start a fresh one for the next video
+            if self.worker:      # the worker may be dead: start a fresh one for the next video
                 try:
                     self.close()
                 except Exception:  # noqa: BLE001  (closing a dead worker must not hide the real error)
@@ -344,7 +367,7 @@ class RuntimeSession:
         p /= p.sum()
         top = np.argsort(-p, kind="stable")[:5]
         timing = {"decode": t1 - t0, "stm": t2 - t1, "ann": t3 - t2, "total": t3 - t0}
-        if self.backend not in _IN_PROCESS:
+        if self.worker:
             timing["stm_worker"] = worker_s
             timing["ipc"] = max(0.0, (t2 - t1) - worker_s)
         result = {"video": str(video), "backend": self.backend, "top1": self.dep.classes[int(top[0])],

@@ -154,3 +154,18 @@ def test_every_simulator_adapter_is_one_file_of_the_registry():
     assert {"norse", "snntorch", "nirtorch"} <= set(names)
     loaded = _modules_after("import neurocv.hardware.sims as s; s.available()")
     assert not {m for m in loaded if m.startswith("neurocv.training") or m == "neurocv.runtime"}
+
+
+def test_spike_formats_keep_their_old_import_paths():
+    """The spike formats live in neurocv/hardware/formats/; their old paths name the same modules, in a fresh
+    interpreter whichever is imported first, and neither pulls in torch."""
+    for first, second in (("neurocv.hardware.stm_spec", "neurocv.hardware.formats.stm_spec"),
+                          ("neurocv.hardware.formats.netx_format", "neurocv.hardware.netx_format")):
+        code = (f"import sys, importlib; a = importlib.import_module({first!r})"
+                f"; b = importlib.import_module({second!r})"
+                "; from neurocv.hardware.fixed_point import simulate_fixed_numpy as f"
+                "; from neurocv.hardware.formats import fixed_point as g"
+                "; print(a is b, f is g.simulate_fixed_numpy, 'torch' in sys.modules)")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        assert out.split() == ["True", "True", "False"], (first, out)
+    assert not (PACKAGE / "hardware" / "stm_spec.py").exists()

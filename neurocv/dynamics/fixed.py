@@ -1,6 +1,6 @@
 """The fixed-point neuron update, written once (numpy only: the Lava worker imports it in .venv-lava, without torch).
 
-A layer's state is a 24-bit integer in units of ``2^-q`` (:mod:`neurocv.hardware.fixed_point` chooses ``q`` and
+A layer's state is a 24-bit integer in units of ``2^-q`` (:mod:`neurocv.hardware.formats.fixed_point` chooses ``q`` and
 quantises the parameters). One step of every neuron kind, on the conv's integer sums ``a``::
 
     raw = decay(u) + shift(a, sh) + b  [- vth * o_prev  for a subtractive reset]

@@ -8,7 +8,7 @@ A profile is a JSON object (schema ``neurocv.hardware-profile/1``)::
 Energies in picojoules: ``mac_pj`` per multiply-accumulate on real values, ``ac_pj`` per accumulate triggered by a
 spike (synaptic operation), ``neuron_update_pj`` per neuron per time step, ``sram_read_pj_per_64bit`` per 64-bit
 SRAM access for the optional memory column (``null``: not applicable). Built-in profiles live in
-``neurocv/hardware/profiles/``; :func:`load_profile` takes one of their names or a path to a file.
+``neurocv/energy/hardware_profiles/``; :func:`load_profile` takes one of their names or a path to a file.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ..errors import HardwareProfileError
 
 __all__ = ["HardwareProfile", "load_profile", "list_profiles", "PROFILE_DIR", "DEFAULT_PROFILE"]
 
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "hardware" / "profiles"
+PROFILE_DIR = Path(__file__).resolve().parent / "hardware_profiles"
 DEFAULT_PROFILE = "cmos45nm-fp32"
 SCHEMA = "neurocv.hardware-profile/1"
 

@@ -7,7 +7,7 @@ Folder layout::
     stm_mv.nir             spiking partition: the motion-vector STM     (only for modalities the model uses)
     stm_residual.nir       spiking partition: the residual STM
     stm_mv.net, stm_residual.net   the same STMs as lava-dl netx files (Loihi integers; LIF models only, see
-                           :mod:`neurocv.hardware.netx_format`)
+                           :mod:`neurocv.hardware.formats.netx_format`)
     reference.safetensors  the whole torch model's weights (``neurocv run --check`` compares against it)
     validation.json        what was checked at export and the largest differences seen
     manifest.json          versions, model config, classes, clip settings, boundary shapes, dt, tolerances,
@@ -116,7 +116,7 @@ def _load_source(source, classes, segments, crop, name):
 
 def _validate_spiking(part: Partition, files: dict[str, Path], seed: int) -> tuple[dict, dict]:
     """Torch STMs rebuilt from the NIR files vs the model's STMs, and the numpy reference; plus the specs."""
-    from ..hardware.stm_spec import load_stm_spec, simulate_numpy
+    from ..hardware.formats.stm_spec import load_stm_spec, simulate_numpy
     from ..hardware.sims.torch_sim import TorchSimulator
 
     specs = {m: load_stm_spec(files[m]) for m in part.spiking}
@@ -167,7 +167,7 @@ def _write_netx(part: Partition, specs: dict, tmp_dir: Path, seed: int, netx: bo
     one line for the paper's STM; ``False``: none). Validated by reading each file back and running the numpy model
     of what Lava computes from it (fixed and float) against the model's STM on a sample clip: spikes per layer and
     the largest readout difference are recorded (quantisation may flip spikes near threshold; not a failure)."""
-    from ..hardware.netx_format import check_netx_compatible, read_netx, simulate_netx_numpy, write_netx
+    from ..hardware.formats.netx_format import check_netx_compatible, read_netx, simulate_netx_numpy, write_netx
     from ..hardware.sims.torch_sim import TorchSimulator
 
     if netx is False or (netx is None and any(not get_kind(spec.neuron).portable for spec in specs.values())):

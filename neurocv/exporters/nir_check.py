@@ -13,9 +13,10 @@ import torch
 
 from ..dynamics.kinds import get_kind
 from ..errors import ExportError
-from ..hardware.nir_libraries import (LIBRARIES, NIRLIF, LibraryRun, NIRScale, NIRThreshold, load_library,
-                                      nirtorch_node_map, run_library)
-from ..hardware.stm_spec import STMSpec, simulate_numpy
+from ..hardware.nir_libraries import LIBRARIES, LibraryRun, library_adapter, load_library, run_library
+from ..hardware.sims._nirtorch_nodes import NIRLIF, NIRScale, NIRThreshold
+from ..hardware.sims.nirtorch_sim import nirtorch_node_map
+from ..hardware.formats.stm_spec import STMSpec, simulate_numpy
 
 __all__ = ["LIBRARIES", "LibraryRun", "nirtorch_node_map", "load_library", "run_library", "compare_with_reference",
            "check_libraries", "NIRLIF", "NIRThreshold", "NIRScale"]
@@ -47,14 +48,15 @@ def compare_with_reference(run: LibraryRun, reference: dict, spec: STMSpec) -> d
 def check_libraries(nir_path: str | Path, spec: STMSpec, x: np.ndarray, libraries=LIBRARIES,
                     require: bool = False, float64: bool = True) -> list[dict]:
     """Run ``nir_path`` in each library on ``x (T, C, H, W)`` and compare every layer's spikes with
-    :func:`~neurocv.hardware.stm_spec.simulate_numpy` of ``spec`` (the model's own STM, not the file).
+    :func:`~neurocv.hardware.formats.stm_spec.simulate_numpy` of ``spec`` (the model's own STM, not the file).
 
     ``float64`` (default) runs the libraries and the reference in float64 from the same float32 parameters, so the
     check asks whether the file means the model's neuron, not whether two float32 sums taken in another order round
     alike (norse's ``v + dt/tau (I - v)`` against ``lambda v + I``; see ``neurocv crosscheck --float64``).
 
     ``require=True`` raises :class:`ExportError` naming the file when an installed library that should read it
-    (norse and snnTorch need the ``"spikes"`` readout; nirtorch reads both) cannot load or run it, or gives
+    (its adapter maps every NIR neuron node of the file: norse and snnTorch need the ``"spikes"`` readout, nirtorch
+    reads both) cannot load or run it, or gives
     different spikes. A library that is not installed gets a row saying so (the test suite has all three).
     """
     reference: dict = {}
@@ -66,7 +68,7 @@ def check_libraries(nir_path: str | Path, spec: STMSpec, x: np.ndarray, librarie
         row = compare_with_reference(run, reference, spec)
         row["precision"] = "float64" if float64 else "float32"
         rows.append(row)
-        expected = run.installed and (lib == "nirtorch" or spec.readout == "spikes")
+        expected = run.installed and library_adapter(lib).reads(spec)
         if require and expected and not row["spikes_equal"]:
             if not row["loaded"]:
                 problems.append(f"{lib}: {row['reason']}")

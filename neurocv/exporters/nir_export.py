@@ -19,7 +19,7 @@ Encoding of one Conv-LIF layer ``name`` (an STM is a chain of them, ``Input -> .
   recurrent input from the state of the previous call). So ``LI input = I[t] - v_th o[t-1]``, eq. (3) exactly.
 * **Analog output.** The STM's output is the last layer's membrane: the last ``LI`` feeds ``Output`` directly.
 * **dt** (not representable in NIR) is in ``graph.metadata["dt_s"]`` with the ``format`` tag and a JSON ``layout``
-  (STM name, input shape, layer names in order) that :func:`neurocv.hardware.stm_spec.load_stm_spec` reads.
+  (STM name, input shape, layer names in order) that :func:`neurocv.hardware.formats.stm_spec.load_stm_spec` reads.
 * Parameters are full arrays of the neuron shape ``(C, H, W)`` (NIR's type check demands it), gzip-compressed.
 
 Other readers: nirtorch's ``nir_to_torch`` reads every node given a map for LI/Threshold/Scale (nirtorch has no
@@ -40,7 +40,7 @@ import numpy as np
 from .._io import atomic_path
 from ..dynamics.kinds import KIND_NAMES, get_kind
 from ..errors import ExportError
-from ..hardware.stm_spec import FORMAT, FORMAT_LIF, LIF_DT_S, STMLayerSpec, STMSpec, layer_shapes, load_stm_spec
+from ..hardware.formats.stm_spec import FORMAT, FORMAT_LIF, LIF_DT_S, STMLayerSpec, STMSpec, layer_shapes, load_stm_spec
 
 __all__ = ["stm_to_spec", "spec_to_nir", "lif_spec_to_nir", "lif_tau_gain", "stm_to_nir", "write_stm_nir",
            "compare_graphs", "portability_note"]

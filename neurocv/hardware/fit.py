@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import HardwareProfileError
-from .stm_spec import STMSpec, layer_shapes
+from .formats.stm_spec import STMSpec, layer_shapes
 
 __all__ = ["ChipProfile", "load_chip", "FitReport", "fit_check", "CHIPS_DIR"]
 

@@ -16,8 +16,8 @@ processes, ``Injector -> (lava.proc.conv.Conv -> STMNeuron) x L -> Extractor`` w
 (``conv="neurocv"``) or Lava's (``conv="lava"``): each Conv delays by one step, so a clip runs ``T + L`` steps and
 layer l is active on local steps ``l+1 .. l+T`` (held at rest otherwise). Every layer runs its spec's neuron
 (the paper's STM, or a hardware-native LIF with an optional last LI layer: the processes' ``neuron`` Var). The
-STM's output (:attr:`~neurocv.hardware.stm_spec.STMSpec.readout`: the last layer's membrane, or its 0/1 spikes for
-a LIF readout) is streamed through the Extractor's port, never read with ``Var.get`` (slow); only the small
+STM's output (:attr:`~neurocv.hardware.formats.stm_spec.STMSpec.readout`: the last layer's membrane, or its 0/1
+spikes for a LIF readout) is streamed through the Extractor's port, never read with ``Var.get`` (slow); only the small
 ``stats`` Vars are read per clip.
 
 Protocol on stdin/stdout (stdout is reserved for it: fd 1 is pointed at stderr so that Lava's prints cannot
@@ -47,8 +47,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from .fixed_point import quantize_input, quantize_spec
-from .stm_spec import STMSpec, analog_macs, check_input, empty_counts, fanout_map, layer_shapes, load_stm_spec
+from .formats.fixed_point import quantize_input, quantize_spec
+from .formats.stm_spec import STMSpec, analog_macs, check_input, empty_counts, fanout_map, layer_shapes, load_stm_spec
 
 __all__ = ["LavaSTMNetwork", "LAYOUTS", "CONV_MODELS", "read_message", "write_message", "main"]
 

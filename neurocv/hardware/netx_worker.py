@@ -15,13 +15,13 @@ netx's blocks are Lava's ``Conv`` + ``LIF`` processes; ``reset_interval = T + L`
 delays by one step), so every clip starts from rest without rebuilding. ``fixed`` runs Lava's bit-accurate
 ``fixed_pt`` models on the file's integers; ``float`` runs the ``floating_pt`` models with the same parameters
 expressed as fractions (``du = 1``, ``dv = vDecay / 4096``, ``vth = vThMant``, ``bias = bias_mant``, unrounded
-input ``x * 2^p``): both equal :func:`neurocv.hardware.netx_format.simulate_netx_numpy` (tested).
+input ``x * 2^p``): both equal :func:`neurocv.hardware.formats.netx_format.simulate_netx_numpy` (tested).
 
 Requests ``{"op": "load", "net": {name: path}, "mode": "float"|"fixed"}``, ``{"op": "run", "name": ...}`` + clip,
 ``{"op": "close"}``; a run's reply carries the readout ``(T, C_L, H_L, W_L)`` and the operation counts
-(:func:`~neurocv.hardware.netx_format.netx_counts`), as the Lava worker's. With ``"network": {"trace": true}`` in
-the load request every layer's membrane is read too (a VarWire per layer) and sent after the readout in one flat
-array, the reply's ``parts`` giving the shapes.
+(:func:`~neurocv.hardware.formats.netx_format.netx_counts`), as the Lava worker's. With ``"network": {"trace":
+true}`` in the load request every layer's membrane is read too (a VarWire per layer) and sent after the readout in
+one flat array, the reply's ``parts`` giving the shapes.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 
 from ..dynamics.fixed import DECAY_ONE
 from .lava_worker import serve
-from .netx_format import NetxNetwork, netx_counts, quantize_input_netx, read_netx
+from .formats.netx_format import NetxNetwork, netx_counts, quantize_input_netx, read_netx
 
 __all__ = ["NetxSTMNetwork", "main"]
 

@@ -29,7 +29,7 @@ from typing import Iterable
 
 from ..errors import ConfigError, HardwareProfileError
 from .fit import CHIPS_DIR, ChipProfile, _layer_cores, load_chip
-from .stm_spec import STMSpec, layer_shapes
+from .formats.stm_spec import STMSpec, layer_shapes
 
 __all__ = ["System", "load_system", "Placement", "place", "spikes_from_run", "load_ops_file", "ASSUMPTIONS",
            "PlacementError"]

@@ -1,19 +1,18 @@
-"""Model size and cost: parameter count and multiply-accumulates (MACs) measured with
-``torch.utils.flop_counter.FlopCounterMode`` (``MACs = FLOPs / 2``; convolutions, matmuls and attention only, as is
-the convention of the paper's Table 1, whose "TFLOPs" are MACs).
+"""Model size and cost: parameter count and multiply-accumulates (MACs): convolutions, matmuls and attention only, as
+is the convention of the paper's Table 1, whose "TFLOPs" are MACs.
 
-Attention runs through SDPA's math path while counting so its two batched matmuls are seen. A model with a
-``config`` is rebuilt on the ``meta`` device for counting: no memory for weights or activations, no arithmetic.
+MACs are counted by the one operation counter, :func:`neurocv.models.opcount.count_ops` (per layer; here summed). A
+model with a ``config`` is rebuilt on the ``meta`` device for counting: no memory for weights or activations, no
+arithmetic.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.utils.flop_counter import FlopCounterMode
 
 from ..errors import ConfigError
+from .opcount import count_ops
 
 __all__ = ["count_params", "count_macs"]
 
@@ -48,15 +47,14 @@ def count_macs(model: nn.Module, input_size: tuple[int, int] | int = (224, 224),
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
-            maps = model.spiking_forward(x["mv"], x["r"]) if part == "ann" else None
-            with FlopCounterMode(display=False) as counter:
-                if part == "all":
-                    model(x["i"], x["mv"], x["r"])
-                elif part == "spiking":
-                    model.spiking_forward(x["mv"], x["r"])
-                else:
-                    model.ann_forward(x["i"], *maps)
+        if part == "all":
+            layers = count_ops(model, lambda: model(x["i"], x["mv"], x["r"]))
+        elif part == "spiking":
+            layers = count_ops(model, lambda: model.spiking_forward(x["mv"], x["r"]))
+        else:
+            with torch.no_grad():
+                maps = model.spiking_forward(x["mv"], x["r"])
+            layers = count_ops(model, lambda: model.ann_forward(x["i"], *maps))
     finally:
         model.train(was_training)
-    return int(counter.get_total_flops()) // 2
+    return int(sum(layer.macs for layer in layers))

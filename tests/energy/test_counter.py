@@ -76,6 +76,37 @@ def test_network_total_matches_count_macs():
     assert any(r.kind == "attention" and r.name.endswith(".attn") for r in recs)
 
 
+def _torch_flop_counter_macs(model, size, segments, part):
+    """The MACs of ``part`` by torch's own ``FlopCounterMode`` (FLOPs / 2, attention through SDPA's math path): an
+    independent check of neurocv's one counter (count_macs used it before it became a sum of count_ops)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = [torch.zeros(1, segments, c, *size, device="meta") for c in (3, 2, 3)]
+    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
+        maps = model.spiking_forward(*x[1:]) if part == "ann" else None
+        with FlopCounterMode(display=False) as counter:
+            {"all": lambda: model(*x), "spiking": lambda: model.spiking_forward(*x[1:]),
+             "ann": lambda: model.ann_forward(x[0], *maps)}[part]()
+    return counter.get_total_flops() // 2
+
+
+@pytest.mark.parametrize("name", ["stm-tiny", "stm-base"])
+def test_one_mac_counter_for_the_model_the_energy_report_and_torch(name):
+    """count_macs (models, the CLI's `models` table, the manifest) is the sum of count_ops' layers (the energy report,
+    the int8 split), and both equal torch's FlopCounterMode on every part, at 224 x 224 and 8 segments (meta)."""
+    from neurocv.models.opcount import ann_counts
+
+    with torch.device("meta"):
+        model = create_model(name).eval()
+    total = count_macs(model, (224, 224), 8)
+    assert total == sum(c.macs for c in ann_counts(model, 8, (224, 224)))
+    parts = {part: count_macs(model, (224, 224), 8, part=part) for part in ("spiking", "ann")}
+    assert parts["spiking"] + parts["ann"] == total > 0
+    for part, macs in {"all": total, **parts}.items():
+        assert macs == _torch_flop_counter_macs(model, (224, 224), 8, part), (name, part)
+
+
 def _brute_acs(s: torch.Tensor, c_out: int, k: int, stride: int, pad: int) -> int:
     """Sum over spikes of the number of output positions whose receptive field holds the spike, x C_out."""
     c_in, h, w = s.shape

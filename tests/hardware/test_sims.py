@@ -104,3 +104,43 @@ def test_adding_a_simulator_is_adding_one_file(tmp_path, monkeypatch, clip):
     run = open_simulator("halved", files).run("mv", clip)
     ref = open_simulator("numpy", files).run("mv", clip / 2)
     assert run.counts == ref.counts
+
+
+def test_each_nir_library_is_its_adapter_alone(tmp_path):
+    """The NIR libraries are the registry's NIR-library adapters; which file each reads is the adapter's answer
+    (norse and snnTorch map no LI node), and no module outside the adapters asks which library it is."""
+    from pathlib import Path
+
+    from neurocv.hardware import nir_libraries
+    from neurocv.hardware.stm_spec import load_stm_spec
+
+    adapters = nir_libraries.library_adapters()
+    assert nir_libraries.LIBRARIES == tuple(adapters) == ("nirtorch", "norse", "snntorch")
+    assert all(a.library == name and sims.available()[name].open is a for name, a in adapters.items())
+    spikes, li = (load_stm_spec(_export(tmp_path, "lif", r)[1]["mv"].nir) for r in ("spikes", "li"))
+    assert {n: (a.reads(spikes), a.reads(li)) for n, a in adapters.items()} == {
+        "nirtorch": (True, True), "norse": (True, False), "snntorch": (True, False)}
+    with pytest.raises(ValueError, match="unknown library 'brian'; known: nirtorch, norse, snntorch"):
+        nir_libraries.library_adapter("brian")
+    src = Path(sims.__file__).parents[2]
+    asking = [str(f.relative_to(src)) for f in src.rglob("*.py") if "library ==" in f.read_text()]
+    assert not asking, asking
+
+
+def test_runtime_backends_come_from_the_registry(tmp_path, monkeypatch):
+    """``neurocv run --backend`` offers the registry's backends (Lava-worker ones first, aliases by their family);
+    a new adapter file is a new backend unless it says ``backend=False`` (as the NIR libraries do)."""
+    from neurocv import runtime
+
+    assert runtime.BACKENDS == ("lava-float", "lava-fixed", "netx", "netx-float", "netx-fixed", "torch", "numpy")
+    infos = sims.available()
+    assert set(runtime.BACKENDS) == {n for n, i in infos.items() if i.backend} | set(sims.ALIASES)
+    assert [b for b in runtime.BACKENDS if runtime._is_worker(b)] == list(runtime.BACKENDS[:5])
+    (tmp_path / "halved_sim.py").write_text(
+        "from neurocv.hardware.sims import SimInfo\n"
+        "from neurocv.hardware.sims.numpy_sim import NumpySimulator\n"
+        "SIMULATORS = {'halved': SimInfo('halved', 'a backend', NumpySimulator),\n"
+        "              'aside': SimInfo('aside', 'crosscheck only', NumpySimulator, backend=False)}\n")
+    monkeypatch.setattr(sims, "__path__", [*sims.__path__, str(tmp_path)])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert runtime._backends() == runtime.BACKENDS + ("halved",)

@@ -1,6 +1,6 @@
 """ProcessModels of :class:`STMLayerProcess` (conv + neurons) and :class:`STMNeuronProcess` (neurons alone):
 ``floating_pt`` (float32, the torch arithmetic) and ``fixed_pt`` (Loihi-style integers, bit-exact with
-:func:`neurocv.hardware.fixed_point.simulate_fixed_numpy`). Each runs the neuron its process's ``neuron`` Var
+:func:`neurocv.hardware.formats.fixed_point.simulate_fixed_numpy`). Each runs the neuron its process's ``neuron`` Var
 names (0 the paper's STM, 1 LIF with a hard reset, 2 LI: :data:`~neurocv.hardware.lava.process.NEURON_CODES`)."""
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 # absolute imports: Lava loads these files by path. fixed_point is numpy only (no torch: tests/test_layering.py)
 from neurocv.dynamics import heaviside_numpy
 from neurocv.dynamics.kinds import KINDS, layer_output
-from neurocv.hardware.fixed_point import (DECAY_ONE, MAX_FLOAT_SHIFT, STATE_MAX, STATE_MIN,  # noqa: F401 (re-exported)
-                                          step_fixed, step_fixed_inplace, step_float_inplace)
+from neurocv.hardware.formats.fixed_point import (DECAY_ONE, MAX_FLOAT_SHIFT, STATE_MAX,  # noqa: F401 (re-exported)
+                                                  STATE_MIN, step_fixed, step_fixed_inplace, step_float_inplace)
+from neurocv.hardware.formats.stm_spec import ac_count
 from neurocv.hardware.lava.conv import ConvPlan, signed_wrap
 from neurocv.hardware.lava.process import NEURON_CODES, STMLayerProcess, STMNeuronProcess
-from neurocv.hardware.stm_spec import ac_count
 
 
 def _kind(neuron: np.ndarray):
@@ -89,7 +89,8 @@ class PySTMNeuronFloat(_Common):
 @tag("fixed_pt")
 class PySTMNeuronFixed(_Common):
     """24-bit state: ``u = sat24(decay12(u) + shift(a, sh) + b - vth * o)``; ``o = u > vth`` (all integers). LIF:
-    no ``- vth * o``, ``u = 0`` where it fired; LI: no spikes (:func:`~neurocv.hardware.fixed_point.neuron_step_fixed`).
+    no ``- vth * o``, ``u = 0`` where it fired; LI: no spikes
+    (:func:`~neurocv.hardware.formats.fixed_point.neuron_step_fixed`).
     """
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
@@ -184,7 +185,7 @@ def float_step(u: np.ndarray, o: np.ndarray, a: np.ndarray, bias: np.ndarray, le
 
 def fixed_step(u: np.ndarray, o: np.ndarray, a: np.ndarray, bias: np.ndarray, decay: int, v_th: int, shift: int,
                buf: np.ndarray, neuron: int = 0) -> int:
-    """In place, the integers of :func:`neurocv.hardware.fixed_point.neuron_step_fixed` on the conv's (exact,
+    """In place, the integers of :func:`neurocv.hardware.formats.fixed_point.neuron_step_fixed` on the conv's (exact,
     already wrapped) sums ``a``, for the neuron Var's value ``neuron``: :func:`~neurocv.dynamics.fixed.
     step_fixed_inplace` (float64 arrays holding integers). Returns the number of saturated updates."""
     return step_fixed_inplace(KINDS[NEURON_CODES[neuron]], u, o, a, bias, decay, v_th, shift, buf)

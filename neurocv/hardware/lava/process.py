@@ -23,7 +23,7 @@ from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.process.variable import Var
 
-from neurocv.hardware.stm_spec import LAYER_NEURONS  # absolute: Lava loads these files by path
+from neurocv.hardware.formats.stm_spec import LAYER_NEURONS  # absolute: Lava loads these files by path
 
 #: the ``neuron`` Var of both processes: an index into the spec's neuron kinds
 NEURON_CODES = LAYER_NEURONS
@@ -31,11 +31,11 @@ NEURON_CODES = LAYER_NEURONS
 
 class STMNeuronProcess(AbstractProcess):
     """``u = I + b + lambda * u_prev - v_th * o_prev; o = u > v_th`` (floating_pt) or its fixed-point form
-    (fixed_pt, see :mod:`neurocv.hardware.fixed_point`: ``leak`` is then the 12-bit decay, ``v_th`` and ``bias`` in
-    state units and ``shift`` the synaptic input shift). ``neuron`` (0, 1, 2: :data:`NEURON_CODES`) selects the
-    paper's STM above, the LIF of :func:`neurocv.dynamics.lif_update` (``v = lambda * v_prev + I + b; o = v >
-    v_th``, then ``v = 0`` where it fired) or the LI of :func:`~neurocv.dynamics.li_update` (no spikes). ``u_out``
-    carries the layer's output: ``u`` for STM and LI, the spikes ``o`` for LIF."""
+    (fixed_pt, see :mod:`neurocv.hardware.formats.fixed_point`: ``leak`` is then the 12-bit decay, ``v_th`` and
+    ``bias`` in state units and ``shift`` the synaptic input shift). ``neuron`` (0, 1, 2: :data:`NEURON_CODES`)
+    selects the paper's STM above, the LIF of :func:`neurocv.dynamics.lif_update` (``v = lambda * v_prev + I + b;
+    o = v > v_th``, then ``v = 0`` where it fired) or the LI of :func:`~neurocv.dynamics.li_update` (no spikes).
+    ``u_out`` carries the layer's output: ``u`` for STM and LI, the spikes ``o`` for LIF."""
 
     def __init__(self, *, shape: tuple[int, int, int], bias: np.ndarray, leak: float, v_th: float, shift: int = 0,
                  t_first: int = 1, fanout: np.ndarray | None = None, fan_mult: int = 0, neuron: int = 0,

@@ -56,8 +56,9 @@ class SimRun:
     """One clip through one STM. ``output`` ``(T, C_L, H_L, W_L)`` float32 is what the ANN partition reads (the
     membrane for the paper's STM and an LI readout, the spikes for a LIF readout); ``membranes[l]`` /
     ``spikes[l]`` are layer l's ``(T, C_l, H_l, W_l)`` traces or ``None`` where the simulator does not expose them
-    (membranes are after the reset for LIF layers); ``counts`` as :func:`~neurocv.hardware.stm_spec.simulate_numpy`
-    (``counts["layers"][l]`` holds ``spikes``, ``macs``, ``acs``, ``neuron_updates``, ``neurons``)."""
+    (membranes are after the reset for LIF layers); ``counts`` as
+    :func:`~neurocv.hardware.formats.stm_spec.simulate_numpy` (``counts["layers"][l]`` holds ``spikes``, ``macs``,
+    ``acs``, ``neuron_updates``, ``neurons``)."""
 
     output: np.ndarray
     counts: dict
@@ -90,7 +91,10 @@ class SimInfo:
     """A registered simulator: ``open(files: dict[str, STMFiles]) -> Simulator``; ``description`` one line;
     ``source`` the file kind it reads (``"nir"`` or ``"net"``); ``trace``: ``open`` takes ``trace=True`` to return
     per-layer membranes it does not return by default; ``float64``: ``open`` takes ``float64=True`` to compute in
-    float64 from the files' float32 parameters (membranes then come back in float64)."""
+    float64 from the files' float32 parameters (membranes then come back in float64); ``worker``: it runs in a
+    ``.venv-lava`` worker process and ``open`` takes ``python=`` (that environment's interpreter); ``backend``: one
+    of the stitched runtime's spiking backends (:data:`neurocv.runtime.BACKENDS`; the NIR libraries are
+    crosscheck's only)."""
 
     name: str
     description: str
@@ -98,6 +102,8 @@ class SimInfo:
     source: str = "nir"
     trace: bool = False      # open(..., trace=True) also returns every layer's membrane (costs time)
     float64: bool = False    # open(..., float64=True) computes in float64 (from the same float32 parameters)
+    worker: bool = False     # runs in a .venv-lava worker; open(..., python=...) names its interpreter
+    backend: bool = True     # a spiking backend of the stitched runtime (neurocv run --backend)
 
 
 def available() -> dict[str, SimInfo]:
@@ -128,9 +134,9 @@ def open_simulator(name: str, files: dict[str, STMFiles], **options) -> Simulato
 
 
 def counts_from_spikes(spec, spikes: list) -> dict:
-    """Operation counts of one clip (the format of :func:`~neurocv.hardware.stm_spec.simulate_numpy`) from each
+    """Operation counts of one clip (the format of :func:`~neurocv.hardware.formats.stm_spec.simulate_numpy`) from each
     layer's spikes ``(T, C_l, H_l, W_l)``, for simulators that only hand back spikes."""
-    from ..stm_spec import ac_count, analog_macs, empty_counts, fanout_map, layer_shapes
+    from ..formats.stm_spec import ac_count, analog_macs, empty_counts, fanout_map, layer_shapes
 
     steps = int(spikes[0].shape[0])
     counts = empty_counts(spec)

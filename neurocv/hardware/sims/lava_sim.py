@@ -34,7 +34,7 @@ class LavaSimulator(Simulator):
 
 SIMULATORS = {
     "lava-float": SimInfo("lava-float", "Lava floating_pt processes (.venv-lava worker)",
-                          lambda files, **kw: LavaSimulator(files, "float", **kw)),
+                          lambda files, **kw: LavaSimulator(files, "float", **kw), worker=True),
     "lava-fixed": SimInfo("lava-fixed", "Lava fixed_pt processes, Loihi integers (.venv-lava worker)",
-                          lambda files, **kw: LavaSimulator(files, "fixed", **kw)),
+                          lambda files, **kw: LavaSimulator(files, "fixed", **kw), worker=True),
 }

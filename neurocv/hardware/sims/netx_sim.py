@@ -36,7 +36,9 @@ class NetxSimulator(LavaSimulator):
 
 SIMULATORS = {
     "netx-float": SimInfo("netx-float", "lava-dl netx network, Lava floating_pt (.venv-lava)",
-                          lambda files, **kw: NetxSimulator(files, "float", **kw), source="net", trace=True),
+                          lambda files, **kw: NetxSimulator(files, "float", **kw), source="net", trace=True,
+                          worker=True),
     "netx-fixed": SimInfo("netx-fixed", "lava-dl netx network, Lava fixed_pt: Loihi 2 integers (.venv-lava)",
-                          lambda files, **kw: NetxSimulator(files, "fixed", **kw), source="net", trace=True),
+                          lambda files, **kw: NetxSimulator(files, "fixed", **kw), source="net", trace=True,
+                          worker=True),
 }

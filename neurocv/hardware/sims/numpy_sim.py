@@ -1,4 +1,4 @@
-"""The numpy reference (:func:`neurocv.hardware.stm_spec.simulate_numpy`): float32, every layer's membrane and
+"""The numpy reference (:func:`neurocv.hardware.formats.stm_spec.simulate_numpy`): float32, every layer's membrane and
 spikes, no other library."""
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ class NumpySimulator(Simulator):
     name = "numpy"
 
     def __init__(self, files: dict, float64: bool = False):
-        from ..stm_spec import load_stm_spec
+        from ..formats.stm_spec import load_stm_spec
 
         self.specs = {m: load_stm_spec(f.nir) for m, f in files.items()}
         self.dtype = np.float64 if float64 else np.float32
 
     def run(self, stm: str, x) -> SimRun:
-        from ..stm_spec import simulate_numpy
+        from ..formats.stm_spec import simulate_numpy
 
         t0 = time.perf_counter()
         trace: dict = {}
@@ -28,5 +28,5 @@ class NumpySimulator(Simulator):
         return SimRun(y, counts, trace["membrane"], trace["spikes"], time.perf_counter() - t0)
 
 
-SIMULATORS = {"numpy": SimInfo("numpy", "numpy float32 reference (neurocv.hardware.stm_spec)", NumpySimulator,
+SIMULATORS = {"numpy": SimInfo("numpy", "numpy float32 reference (neurocv.hardware.formats.stm_spec)", NumpySimulator,
                                float64=True)}

@@ -15,13 +15,13 @@ class TorchSimulator(Simulator):
     name = "torch"
 
     def __init__(self, files: dict, float64: bool = False):
-        from ..stm_spec import load_stm_spec
+        from ..formats.stm_spec import load_stm_spec
 
         self._setup({m: load_stm_spec(f.nir) for m, f in files.items()}, float64)
 
     @classmethod
     def from_specs(cls, specs: dict) -> "TorchSimulator":
-        """From :class:`~neurocv.hardware.stm_spec.STMSpec` objects already read (the exporter's validation)."""
+        """From :class:`~neurocv.hardware.formats.stm_spec.STMSpec` objects already read (the exporter's validation)."""
         self = cls.__new__(cls)
         self._setup(specs)
         return self
@@ -29,7 +29,7 @@ class TorchSimulator(Simulator):
     def _setup(self, specs: dict, float64: bool = False) -> None:
         import torch
 
-        from ..stm_spec import fanout_map, layer_shapes
+        from ..formats.stm_spec import fanout_map, layer_shapes
 
         self.specs = dict(specs)
         self.dtype = dt = torch.float64 if float64 else torch.float32
@@ -49,7 +49,7 @@ class TorchSimulator(Simulator):
 
         from ...dynamics.kinds import get_kind, layer_output
         from ...models.neuron import heaviside
-        from ..stm_spec import ac_count, analog_macs, check_input, empty_counts
+        from ..formats.stm_spec import ac_count, analog_macs, check_input, empty_counts
 
         if stm not in self.specs:
             raise ValueError(f"no STM named {stm!r} (have {sorted(self.specs)})")

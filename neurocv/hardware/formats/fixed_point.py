@@ -38,9 +38,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dynamics.fixed import (DECAY_ONE, MAX_FLOAT_SHIFT, STATE_BITS, STATE_MAX, STATE_MIN, decay_toward_zero,
+from ...dynamics.fixed import (DECAY_ONE, MAX_FLOAT_SHIFT, STATE_BITS, STATE_MAX, STATE_MIN, decay_toward_zero,
                               shift_toward_zero, step_fixed, step_fixed_inplace, step_float_inplace)
-from ..dynamics.kinds import get_kind
+from ...dynamics.kinds import get_kind
 from .stm_spec import STMSpec, check_input, conv2d_numpy, drive_clip
 
 __all__ = ["FixedLayer", "quantize_spec", "shift_toward_zero", "decay_toward_zero", "simulate_fixed_numpy",
@@ -116,7 +116,7 @@ def neuron_step_fixed(u: np.ndarray, o: np.ndarray, a: np.ndarray, layer: FixedL
 
 def simulate_fixed_numpy(spec: STMSpec, x: np.ndarray, input_frac_bits: int = 8) -> tuple[np.ndarray, dict]:
     """The fixed-point STM on one clip: ``x (T, C, H, W)`` -> ``(y (T, C_L, H_L, W_L) float32, counts)``; ``y`` is
-    the readout (:attr:`~neurocv.hardware.stm_spec.STMSpec.readout`): ``u_int * 2^-q_L`` of the last layer, or
+    the readout (:attr:`~neurocv.hardware.formats.stm_spec.STMSpec.readout`): ``u_int * 2^-q_L`` of the last layer, or
     its spikes (0/1) for a LIF readout; ``counts["saturated"]`` is the number of saturated neuron updates."""
     x = check_input(spec, x)
     fixed = quantize_spec(spec, input_frac_bits)

@@ -40,9 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dynamics import heaviside_numpy
-from ..dynamics.kinds import KIND_NAMES, KINDS, check_layer_kinds, get_kind, layer_output
-from ..errors import ExportError
+from ...dynamics import heaviside_numpy
+from ...dynamics.kinds import KIND_NAMES, KINDS, check_layer_kinds, get_kind, layer_output
+from ...errors import ExportError
 
 __all__ = ["STMLayerSpec", "STMSpec", "FORMAT", "FORMAT_LIF", "LIF_DT_S", "load_stm_spec", "simulate_numpy",
            "conv2d_numpy", "fanout_map", "ac_count", "drive_clip", "layer_shapes", "empty_counts", "LAYER_NEURONS"]

@@ -43,9 +43,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dynamics.fixed import DECAY_ONE, STATE_MAX
-from ..dynamics.kinds import KINDS, check_layer_kinds
-from ..errors import ExportError
+from ...dynamics.fixed import DECAY_ONE, STATE_MAX
+from ...dynamics.kinds import KINDS, check_layer_kinds
+from ...errors import ExportError
 from .stm_spec import ConvGeometry, STMSpec, ac_count, conv2d_numpy, fanout_map
 
 __all__ = ["NETX_FORMAT", "NetxLayer", "NetxNetwork", "quantize_netx", "write_netx", "read_netx",
@@ -161,7 +161,7 @@ def write_netx(spec: STMSpec | NetxNetwork, path: str | Path) -> NetxNetwork:
     """Write a LIF STM's netx file (atomically); returns its integers."""
     import h5py
 
-    from .._io import atomic_path
+    from ..._io import atomic_path
 
     net = spec if isinstance(spec, NetxNetwork) else quantize_netx(spec)
     path = Path(path)
@@ -233,7 +233,7 @@ def quantize_input_netx(net: NetxNetwork, x: np.ndarray, mode: str = "fixed") ->
 
 def netx_counts(net: NetxNetwork, spikes: list[np.ndarray]) -> dict:
     """Operation counts of one clip from each layer's spikes ``(T, C_l, H_l, W_l)``, in the format of
-    :func:`~neurocv.hardware.stm_spec.simulate_numpy` (an analog-fed layer counts MACs, a spike-fed one ACs =
+    :func:`~neurocv.hardware.formats.stm_spec.simulate_numpy` (an analog-fed layer counts MACs, a spike-fed one ACs =
     C_out * the border-aware fan-out of every input spike)."""
     shapes = net.shapes()
     steps = int(spikes[0].shape[0])
