@@ -63,11 +63,11 @@ ablations-am: env
 	$(NEUROCV) synth $(AM_HOLD) --kind appearance-motion --videos-per-class 20 --test-fraction 0.95 --seed 1
 	$(NEUROCV) cache $(AM_HOLD)
 	OMP_NUM_THREADS=1 $(PY) scripts/ablations.py $(AM) --holdout $(AM_HOLD) --rows i-mv-r,i,mv \
-	    --seed-rows i-mv-r,i,mv --extra-seeds 1,2 --runs runs/ablations-am --out runs/ablations-am/half_a & \
+	    --seed-rows i-mv-r,i,mv --extra-seeds 1,2 --runs runs/ablations-am80 --out runs/ablations-am80/half_a & \
 	OMP_NUM_THREADS=1 $(PY) scripts/ablations.py $(AM) --holdout $(AM_HOLD) --rows mv-r,lif \
-	    --seed-rows mv-r,lif --extra-seeds 1,2 --runs runs/ablations-am --out runs/ablations-am/half_b; \
+	    --seed-rows mv-r,lif --extra-seeds 1,2 --runs runs/ablations-am80 --out runs/ablations-am80/half_b; \
 	    b=$$?; wait $$!; a=$$?; [ $$a -eq 0 ] && [ $$b -eq 0 ]
-	$(PY) scripts/ablations.py $(AM) --merge runs/ablations-am/half_a.json runs/ablations-am/half_b.json \
+	$(PY) scripts/ablations.py $(AM) --merge runs/ablations-am80/half_a.json runs/ablations-am80/half_b.json \
 	    --out docs/ablations_am
 
 test: env env-lava
