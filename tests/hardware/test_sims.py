@@ -88,17 +88,22 @@ def test_netx_needs_its_file(tmp_path):
         assert "no netx file for STM mv" in str(info.value) and "neuron=lif" in str(info.value)
 
 
+def _plug_in(folder, monkeypatch, body: str) -> None:
+    """A simulator file ``halved_sim.py`` in ``folder`` (``body`` after the two imports it needs), found by the
+    registry as a file of its own package would be."""
+    (folder / "halved_sim.py").write_text("from neurocv.hardware.sims import SimInfo\n"
+                                          "from neurocv.hardware.sims.numpy_sim import NumpySimulator\n" + body)
+    monkeypatch.setattr(sims, "__path__", [*sims.__path__, str(folder)])
+    monkeypatch.syspath_prepend(str(folder))
+
+
 def test_adding_a_simulator_is_adding_one_file(tmp_path, monkeypatch, clip):
-    (tmp_path / "halved_sim.py").write_text(
-        "from neurocv.hardware.sims import SimInfo\n"
-        "from neurocv.hardware.sims.numpy_sim import NumpySimulator\n"
-        "class Halved(NumpySimulator):\n"
-        "    name = 'halved'\n"
-        "    def run(self, stm, x):\n"
-        "        return super().run(stm, x / 2)\n"
-        "SIMULATORS = {'halved': SimInfo('halved', 'numpy on half the input', Halved)}\n")
-    monkeypatch.setattr(sims, "__path__", [*sims.__path__, str(tmp_path)])
-    monkeypatch.syspath_prepend(str(tmp_path))
+    _plug_in(tmp_path, monkeypatch,
+             "class Halved(NumpySimulator):\n"
+             "    name = 'halved'\n"
+             "    def run(self, stm, x):\n"
+             "        return super().run(stm, x / 2)\n"
+             "SIMULATORS = {'halved': SimInfo('halved', 'numpy on half the input', Halved)}\n")
     assert "halved" in sims.available() and len(sims.available()) == 10
     _, files = _export(tmp_path, "lif")
     run = open_simulator("halved", files).run("mv", clip)
@@ -136,11 +141,7 @@ def test_runtime_backends_come_from_the_registry(tmp_path, monkeypatch):
     infos = sims.available()
     assert set(runtime.BACKENDS) == {n for n, i in infos.items() if i.backend} | set(sims.ALIASES)
     assert [b for b in runtime.BACKENDS if runtime._is_worker(b)] == list(runtime.BACKENDS[:5])
-    (tmp_path / "halved_sim.py").write_text(
-        "from neurocv.hardware.sims import SimInfo\n"
-        "from neurocv.hardware.sims.numpy_sim import NumpySimulator\n"
-        "SIMULATORS = {'halved': SimInfo('halved', 'a backend', NumpySimulator),\n"
-        "              'aside': SimInfo('aside', 'crosscheck only', NumpySimulator, backend=False)}\n")
-    monkeypatch.setattr(sims, "__path__", [*sims.__path__, str(tmp_path)])
-    monkeypatch.syspath_prepend(str(tmp_path))
+    _plug_in(tmp_path, monkeypatch,
+             "SIMULATORS = {'halved': SimInfo('halved', 'a backend', NumpySimulator),\n"
+             "              'aside': SimInfo('aside', 'crosscheck only', NumpySimulator, backend=False)}\n")
     assert runtime._backends() == runtime.BACKENDS + ("halved",)
