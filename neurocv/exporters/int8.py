@@ -178,17 +178,27 @@ def quantize_ann(float_path: str | Path, out_path: str | Path, calibration: list
             "quantize_s": round(time.perf_counter() - t0, 3)}
 
 
+def _quantized(node, producer: dict[str, str]) -> bool:
+    """Whether ``node`` reads only dequantized tensors: every data input (weights / activations; a bias may stay
+    float32) comes out of a DequantizeLinear. ``producer``: ``{tensor: op type of the node that writes it}``."""
+    data_inputs = [i for i in node.input[:2] if i]
+    return bool(data_inputs) and all(producer.get(i) == "DequantizeLinear" for i in data_inputs)
+
+
+def _producers(model) -> dict[str, str]:
+    return {o: n.op_type for n in model.graph.node for o in n.output}
+
+
 def _node_counts(model) -> tuple[dict[str, int], dict[str, int]]:
-    """``({op_type: nodes}, {op_type: quantized nodes})`` of the compute graph (QDQ nodes themselves excluded):
-    a node is quantized when every input that is a tensor of the graph comes out of a DequantizeLinear."""
-    producer = {o: n.op_type for n in model.graph.node for o in n.output}
+    """``({op_type: nodes}, {op_type: quantized nodes})`` of the compute graph (QDQ nodes themselves excluded; a
+    node is quantized as :func:`_quantized` says)."""
+    producer = _producers(model)
     total, quant = {}, {}
     for n in model.graph.node:
         if n.op_type in ("QuantizeLinear", "DequantizeLinear"):
             continue
         total[n.op_type] = total.get(n.op_type, 0) + 1
-        data_inputs = [i for i in n.input[:2] if i]       # weights / activations; a bias may stay float32
-        if data_inputs and all(producer.get(i) == "DequantizeLinear" for i in data_inputs):
+        if _quantized(n, producer):
             quant[n.op_type] = quant.get(n.op_type, 0) + 1
     return total, quant
 
@@ -204,10 +214,8 @@ def quantized_op_types(model) -> dict[str, dict[str, int]]:
 
 def _float_attention_values(model) -> list[str]:
     """The attention's probabilities x V matmuls of ``model`` that were left float."""
-    producer = {o: n.op_type for n in model.graph.node for o in n.output}
-    nodes = {n.name: n for n in model.graph.node}
-    return [k for k in attention_value_matmuls(model)
-            if not all(producer.get(i) == "DequantizeLinear" for i in nodes[k].input[:2] if i)]
+    producer, nodes = _producers(model), {n.name: n for n in model.graph.node}
+    return [k for k in attention_value_matmuls(model) if not _quantized(nodes[k], producer)]
 
 
 def kept_float(model) -> list[dict]:
