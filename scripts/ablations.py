@@ -137,7 +137,15 @@ def merge_reports(paths: list) -> dict:
             sys.exit(f"error: {p}: another recipe than {paths[0]} ({', '.join(f'{k}={r.get(k)}' for k in keys)})")
     order = [r[0] for r in ROWS]
     rows = {r["id"]: r for rep in reports for r in rep["rows"]}
-    spread = {r["id"]: r for rep in reports for r in rep.get("seed_spread", [])}
+    spread: dict = {}
+    for entry in (r for rep in reports for r in rep.get("seed_spread", [])):
+        # one row's seeds may come from several reports (e.g. seeds 1 and 2 trained side by side): their union
+        merged = spread.setdefault(entry["id"], {"id": entry["id"], "label": entry["label"]})
+        for key, mean_key in (("top1_final", "mean"), ("top1_holdout", "mean_holdout")):
+            if key in entry:
+                seeds = {**merged.get(key, {}), **entry[key]}
+                merged[key] = dict(sorted(seeds.items(), key=lambda kv: int(kv[0])))
+                merged[mean_key] = sum(seeds.values()) / len(seeds)
     by_order = lambda d: [d[k] for k in sorted(d, key=order.index)]  # noqa: E731
     return {**{k: reports[0].get(k) for k in keys}, "rows": by_order(rows), "seed_spread": by_order(spread)}
 

@@ -32,6 +32,18 @@ def _report(path: Path, rows: list, epochs: int = 20) -> Path:
     return path
 
 
+def test_merge_takes_the_union_of_a_rows_seeds(tmp_path):
+    a = _report(tmp_path / "a.json", [("mv-r", 0.4)])               # seeds 0 and 1
+    b = json.loads(a.read_text())
+    b["seed_spread"][0]["top1_final"] = {"0": 0.4, "2": 0.1}
+    b["seed_spread"][0]["top1_holdout"] = {"2": 0.1, "0": 0.4}
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    merged = _module().merge_reports([a, tmp_path / "b.json"])
+    (entry,) = merged["seed_spread"]
+    assert entry["top1_final"] == {"0": 0.4, "1": 0.2, "2": 0.1} and abs(entry["mean"] - 0.7 / 3) < 1e-12
+    assert list(entry["top1_holdout"]) == ["0", "1", "2"] and abs(entry["mean_holdout"] - 0.9 / 3) < 1e-12
+
+
 def test_merge_orders_rows_and_refuses_another_recipe(tmp_path):
     a = _report(tmp_path / "a.json", [("mv", 0.2), ("i", 0.1)])
     b = _report(tmp_path / "b.json", [("i-mv-r", 0.4)])

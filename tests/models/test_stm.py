@@ -48,6 +48,28 @@ def test_stm_layers_pass_spikes_and_output_membrane():
     assert s1.o.sum().item() > 0  # the check above is not vacuous
 
 
+def test_threshold_is_redundant_with_the_weight_scale():
+    """docs/training.md ("How far the learned v_th and lambda move"): with the subtractive reset, multiplying a
+    layer's weights, bias and v_th by c multiplies its membrane by c and leaves every spike as it was."""
+    from neurocv.models.neuron import _inv_softplus
+
+    torch.manual_seed(0)
+    stm = SpikingTemporalModulator(2, channels=(6, 4), strides=(1, 1), v_th=0.1)
+    x = seq(b=1, t=5, h=6, w=6)
+    out, state = stm(x)
+    c = 4.0                                        # a power of two: the products are exact in float32
+    with torch.no_grad():
+        for layer in stm.layers:
+            layer.conv.weight.mul_(c)
+            layer.conv.bias.mul_(c)
+            layer.neuron.raw_v_th.fill_(_inv_softplus(float(layer.neuron.params().v_th) * c))
+    scaled, scaled_state = stm(x)
+    assert state[0].o.sum().item() > 0 and 0 < state[1].o.mean().item() < 1    # spikes and silences to compare
+    for a, b in zip(state, scaled_state):
+        assert torch.equal(a.o, b.o)
+    assert torch.allclose(scaled, c * out, rtol=1e-4, atol=1e-5)
+
+
 def test_stm_backward_reaches_threshold_and_leak():
     torch.manual_seed(0)
     stm = SpikingTemporalModulator(2, channels=(4, 4), strides=(1, 1), v_th=0.2)
