@@ -130,7 +130,12 @@ def reusable_rows(args) -> dict:
 
 def merge_reports(paths: list) -> dict:
     """One report from several (same data, epochs, seed and hold-out set): rows and seed rows in ``ROWS`` order."""
-    reports = [json.loads(Path(p).read_text()) for p in paths]
+    reports = []
+    for p in paths:
+        try:
+            reports.append(json.loads(Path(p).read_text()))
+        except (OSError, ValueError) as e:
+            sys.exit(f"error: {p}: not a readable report of this script ({e.__class__.__name__}: {e})")
     keys = ("data", "model", "epochs", "seed", "chance", "holdout")
     for p, r in zip(paths[1:], reports[1:]):
         if any(r.get(k) != reports[0].get(k) for k in keys):

@@ -141,7 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     for run in args.runs:
         if not (run / "last.pt").is_file():
             sys.exit(f"error: {run}: no last.pt")
-        rep = probe(run, args.data, args.batches, args.batch_size, args.clips)
+        from neurocv.errors import NeuroCVError
+
+        try:
+            rep = probe(run, args.data, args.batches, args.batch_size, args.clips)
+        except NeuroCVError as e:
+            sys.exit(f"error: {e}")
         reports.append(rep)
         print(f"{run} (seed {rep['seed']}, {rep['epochs']} epochs)")
         print("  layer                    v_th start->end     lambda start->end   rms(W) change  v_th/rms(W) change"
