@@ -33,10 +33,11 @@ def _stm_layers(model) -> dict:
 
 
 def _batches(ds, order, batch_size):
+    from neurocv.training.distributed import _collate     # the training loader's own batching
+
     for s in range(0, len(order), batch_size):
-        items = [ds[i] for i in order[s:s + batch_size]]
-        yield ({k: torch.stack([it[k] for it in items]) for k in ("iframes", "mvs", "residuals")},
-               torch.tensor([it["label"] for it in items]))
+        b = _collate([ds[i] for i in order[s:s + batch_size]])
+        yield b, b["label"]
 
 
 def _layer_state(model, ds, order, batch_size) -> dict:
@@ -53,14 +54,16 @@ def _layer_state(model, ds, order, batch_size) -> dict:
             model(b["iframes"], b["mvs"], b["residuals"])
     for h in hooks:
         h.remove()
+    from neurocv.training.loop import neuron_params      # what metrics.json logs: v_th/<layer>, lambda/<layer>
+
+    params = neuron_params(model)
     out = {}
     for name, layer in _stm_layers(model).items():
-        with torch.no_grad():
-            p = layer.neuron.params() if hasattr(layer.neuron, "params") else None
         w_rms = layer.conv.weight.detach().pow(2).mean().sqrt().item()
         row = {"w_rms": w_rms, "spike_rate": sum(rates.get(name, [0.0])) / max(1, len(rates.get(name, [])))}
-        if p is not None:
-            row.update({"v_th": float(p.v_th), "lambda": float(p.leak), "rel_threshold": float(p.v_th) / w_rms})
+        if f"v_th/{name}" in params:
+            v_th = params[f"v_th/{name}"]
+            row.update({"v_th": v_th, "lambda": params[f"lambda/{name}"], "rel_threshold": v_th / w_rms})
         out[name] = row
     return out
 
