@@ -48,6 +48,9 @@ Training regulariser (not in the paper; identity in ``eval()`` and in every expo
 * ``pframe_dropout`` - probability that a training clip's P-frame inputs (the MV and residual tokens and their STM
   skips, together) are zeroed, so that the clip must be classified from its I-frames alone (modality dropout on
   the motion stream; only with the I-frame and a P-modality). Default 0.0.
+* ``mv_dropout`` - probability that a training clip's motion vectors alone (the MV tokens and the MV STM's skip)
+  are zeroed, so that its motion must be read from the I-frames' poses and the residuals (only with MV and another
+  modality). Default 0.0.
 """
 
 from __future__ import annotations
@@ -117,6 +120,7 @@ class ModelConfig:
     pool: str = "gap"
     iframe_dropout: float = 0.0
     pframe_dropout: float = 0.0
+    mv_dropout: float = 0.0
     iframe_embed: str = "patch"
     iframe_skip: bool = False
     head_norm: str = "ln"
@@ -182,7 +186,7 @@ class ModelConfig:
             raise ConfigError(f"v_th must be > 0, got {self.v_th!r}")
         if not 0 < self.leak < 1:
             raise ConfigError(f"leak must be in (0, 1), got {self.leak!r}")
-        for name in ("iframe_dropout", "pframe_dropout"):
+        for name in ("iframe_dropout", "pframe_dropout", "mv_dropout"):
             p = getattr(self, name)
             if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
                 raise ConfigError(f"{name} must be a probability in [0, 1), got {p!r}")

@@ -243,6 +243,12 @@ class CompressedVideoTransformer(nn.Module):
             keep = (torch.rand(b, device=grids[pm[0]].device) >= cfg.pframe_dropout).view(b, 1, 1, 1, 1)
             grids = {**grids, **{k: grids[k] * keep.to(grids[k].dtype) for k in pm}}
             skips = {k: (s * keep.to(s.dtype) if s.dim() == 5 else s) for k, s in skips.items()}
+        if self.training and cfg.mv_dropout > 0 and "mv" in grids and len(grids) > 1:
+            g = grids["mv"]
+            keep = (torch.rand(b, device=g.device) >= cfg.mv_dropout).to(g.dtype).view(b, 1, 1, 1, 1)
+            grids = {**grids, "mv": g * keep}
+            if "mv" in skips and skips["mv"].dim() == 5:
+                skips = {**skips, "mv": skips["mv"] * keep}
         tokens = [self._flatten(self.pos(grids[m], i)) for i, m in enumerate(mods)]
         out = self.encoder(tokens)
         # token folding: (B, T*h*w, D) -> (B, T, D, h, w)

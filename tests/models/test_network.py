@@ -115,6 +115,18 @@ def test_pframe_dropout_zeroes_the_motion_stream_of_whole_clips_in_training_only
     _check_clip_dropout(model, lambda m: m(i, mv1, r1), lambda m: m(i, mv2, r2))
 
 
+def test_mv_dropout_zeroes_the_motion_vectors_of_whole_clips_in_training_only():
+    torch.manual_seed(0)
+    # the motion vectors alone (tokens and skip): the I-frames and the residuals still reach the encoder
+    model = create_model("stm-tiny", num_classes=5, segments=T, mv_dropout=0.5, iframe_embed="patch",
+                         head_norm="ln")
+    i, mv1, r = inputs(b=8)
+    mv2 = torch.randn_like(mv1)
+    _check_clip_dropout(model, lambda m: m(i, mv1, r), lambda m: m(i, mv2, r))
+    with pytest.raises(Exception, match="mv_dropout"):
+        create_model("stm-tiny", mv_dropout=1.0)
+
+
 def test_spiking_and_ann_parts_compose_to_forward():
     torch.manual_seed(0)
     model = create_model("stm-tiny", num_classes=4, segments=T).eval()
