@@ -34,6 +34,7 @@ from neurocv.models import ModelConfig, create_model, get_model_config, list_mod
     (dict(iframe_dropout=1.0), r"iframe_dropout must be a probability in \[0, 1\), got 1.0"),
     (dict(iframe_dropout=-0.1), "iframe_dropout"),
     (dict(pframe_dropout=1.0), r"pframe_dropout must be a probability in \[0, 1\), got 1.0"),
+    (dict(mv_dropout=1.0), r"mv_dropout must be a probability in \[0, 1\), got 1.0"),
 ])
 def test_invalid_values_raise_config_error(overrides, message):
     with pytest.raises(ConfigError, match=message):

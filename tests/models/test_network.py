@@ -54,6 +54,7 @@ ABLATIONS = [
     dict(order="LS-GS-T", mixer=False), dict(stm="common", modalities=("mv",)), dict(fold_scale=2),
     dict(iframe_dropout=0.5), dict(iframe_dropout=0.5, order="LS-GS-T"), dict(pframe_dropout=0.5),
     dict(pframe_dropout=0.5, order="LS-T-GS"), dict(pframe_dropout=0.5, modalities=("mv", "r")),
+    dict(mv_dropout=0.5), dict(mv_dropout=0.5, order="LS-GS-T"), dict(mv_dropout=0.5, modalities=("mv",)),
 ]
 
 
@@ -95,36 +96,19 @@ def _check_clip_dropout(model, run_a, run_b):
     assert torch.equal(run_a(plain), run_a(model))
 
 
-def test_iframe_dropout_zeroes_whole_clips_in_training_only():
+@pytest.mark.parametrize("switch, dropped", [
+    ("iframe_dropout", ("i",)),             # the I-frame tokens (and the I-frame skip)
+    ("pframe_dropout", ("mv", "r")),        # the motion stream: MV and R together (tokens and skips)
+    ("mv_dropout", ("mv",)),                # the MVs alone: the I-frames and residuals still reach the encoder
+])
+def test_modality_dropout_zeroes_whole_clips_in_training_only(switch, dropped):
     torch.manual_seed(0)
     # the linear embedding and a LayerNorm head: batch statistics (BatchNorm) would tie a clip's logits to the others'
-    model = create_model("stm-tiny", num_classes=5, segments=T, iframe_dropout=0.5, iframe_embed="patch",
-                         head_norm="ln")
-    i1, mv, r = inputs(b=8)
-    i2 = torch.randn_like(i1)
-    _check_clip_dropout(model, lambda m: m(i1, mv, r), lambda m: m(i2, mv, r))
-
-
-def test_pframe_dropout_zeroes_the_motion_stream_of_whole_clips_in_training_only():
-    torch.manual_seed(0)
-    # the motion stream is MV and R together (tokens and skips)
-    model = create_model("stm-tiny", num_classes=5, segments=T, pframe_dropout=0.5, iframe_embed="patch",
-                         head_norm="ln")
-    i, mv1, r1 = inputs(b=8)
-    mv2, r2 = torch.randn_like(mv1), torch.randn_like(r1)
-    _check_clip_dropout(model, lambda m: m(i, mv1, r1), lambda m: m(i, mv2, r2))
-
-
-def test_mv_dropout_zeroes_the_motion_vectors_of_whole_clips_in_training_only():
-    torch.manual_seed(0)
-    # the motion vectors alone (tokens and skip): the I-frames and the residuals still reach the encoder
-    model = create_model("stm-tiny", num_classes=5, segments=T, mv_dropout=0.5, iframe_embed="patch",
-                         head_norm="ln")
-    i, mv1, r = inputs(b=8)
-    mv2 = torch.randn_like(mv1)
-    _check_clip_dropout(model, lambda m: m(i, mv1, r), lambda m: m(i, mv2, r))
-    with pytest.raises(Exception, match="mv_dropout"):
-        create_model("stm-tiny", mv_dropout=1.0)
+    model = create_model("stm-tiny", num_classes=5, segments=T, iframe_embed="patch", head_norm="ln",
+                         **{switch: 0.5})
+    a = dict(zip(("i", "mv", "r"), inputs(b=8)))
+    b = {k: torch.randn_like(x) if k in dropped else x for k, x in a.items()}
+    _check_clip_dropout(model, lambda m: m(a["i"], a["mv"], a["r"]), lambda m: m(b["i"], b["mv"], b["r"]))
 
 
 def test_spiking_and_ann_parts_compose_to_forward():
