@@ -234,21 +234,13 @@ class CompressedVideoTransformer(nn.Module):
         cfg = self.config
         mods = list(cfg.modalities)
         b, t, _, h, w = grids[mods[0]].shape
-        if self.training and cfg.iframe_dropout > 0 and "i" in grids and len(mods) > 1:
-            g = grids["i"]
-            keep = (torch.rand(b, device=g.device) >= cfg.iframe_dropout).to(g.dtype)
-            grids = {**grids, "i": g * keep.view(b, 1, 1, 1, 1)}
-        pm = [k for k in cfg.p_modalities if k in grids]
-        if self.training and cfg.pframe_dropout > 0 and "i" in grids and pm:
-            keep = (torch.rand(b, device=grids[pm[0]].device) >= cfg.pframe_dropout).view(b, 1, 1, 1, 1)
-            grids = {**grids, **{k: grids[k] * keep.to(grids[k].dtype) for k in pm}}
-            skips = {k: (s * keep.to(s.dtype) if s.dim() == 5 else s) for k, s in skips.items()}
-        if self.training and cfg.mv_dropout > 0 and "mv" in grids and len(grids) > 1:
-            g = grids["mv"]
-            keep = (torch.rand(b, device=g.device) >= cfg.mv_dropout).to(g.dtype).view(b, 1, 1, 1, 1)
-            grids = {**grids, "mv": g * keep}
-            if "mv" in skips and skips["mv"].dim() == 5:
-                skips = {**skips, "mv": skips["mv"] * keep}
+        if self.training:                     # modality dropout (ModelConfig's training regularisers)
+            pm = [k for k in cfg.p_modalities if k in grids]
+            for p, names, ok in ((cfg.iframe_dropout, ["i"], "i" in grids and len(mods) > 1),
+                                 (cfg.pframe_dropout, pm, "i" in grids and pm),
+                                 (cfg.mv_dropout, ["mv"], "mv" in grids and len(grids) > 1)):
+                if p > 0 and ok:
+                    grids, skips = _drop_clips(grids, skips, names, p, b)
         tokens = [self._flatten(self.pos(grids[m], i)) for i, m in enumerate(mods)]
         out = self.encoder(tokens)
         # token folding: (B, T*h*w, D) -> (B, T, D, h, w)
@@ -278,3 +270,13 @@ class CompressedVideoTransformer(nn.Module):
     def tokens(self, size: tuple[int, int] | None = None, segments: int | None = None) -> int:
         """Tokens the encoder attends over for one clip of ``size`` (default ``input_size``) and ``segments``."""
         return self.config.tokens(size, segments)
+
+
+def _drop_clips(grids: dict, skips: dict, names: list, p: float, b: int) -> tuple[dict, dict]:
+    """Zero the token grids ``names`` (and their 5-D STM skips) of each of the ``b`` clips with probability ``p``:
+    one draw per clip from torch's global generator, shared by every named modality."""
+    keep = (torch.rand(b, device=grids[names[0]].device) >= p).view(b, 1, 1, 1, 1)
+    grids = {**grids, **{k: grids[k] * keep.to(grids[k].dtype) for k in names}}
+    skips = {**skips, **{k: skips[k] * keep.to(skips[k].dtype) for k in names
+                         if k in skips and skips[k].dim() == 5}}
+    return grids, skips
