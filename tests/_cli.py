@@ -97,3 +97,19 @@ def assert_usage_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
     text = assert_short_error(proc, "Usage: ", *needles, code=2, max_lines=8)
     assert "--help" in text
     return text
+
+
+def torchrun(module_args: list, log_dir: Path, env: dict, nproc: int = 2) -> subprocess.CompletedProcess:
+    """``python -m torch.distributed.run --standalone -m neurocv.cli ARGS`` with ``nproc`` CPU ranks (gloo).
+
+    ``--standalone`` lets the rendezvous pick a free port (two test runs on one machine cannot collide), and each
+    rank's stdout / stderr is also teed into ``log_dir``: where the run fails, the assertion message carries the
+    tail of every rank's own log, which torchrun's summary of a crashed rank (an exit code, a signal) does not."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           f"--log-dir={log_dir}", "--tee=3", "-m", "neurocv.cli", *map(str, module_args)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        logs = "\n".join(f"--- {p.relative_to(log_dir)}:\n{p.read_text(errors='replace')[-1500:]}"
+                         for p in sorted(Path(log_dir).rglob("std*.log")) if p.stat().st_size)
+        raise AssertionError(f"torchrun exited {proc.returncode}\n{proc.stderr[-3000:]}\n{logs}")
+    return proc

@@ -88,6 +88,7 @@ class DistContext:
 
     def close(self) -> None:
         if self.active and tdist.is_initialized():
+            tdist.barrier()  # no rank tears its gloo pairs down while a peer may still be reading from them
             tdist.destroy_process_group()
 
 

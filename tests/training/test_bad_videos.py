@@ -13,6 +13,8 @@ import pytest
 from neurocv.data import load_split
 from neurocv.synth import make_synthetic_dataset
 
+from .._cli import torchrun
+
 SMALL = (("dim", 16), ("depth", 1), ("heads", 2), ("stm_channels", (4, 4)), ("mixer_dim", 8), ("rrdb_growth", 4))
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
 
@@ -117,10 +119,7 @@ def test_later_epochs_do_not_decode_a_bad_video_again(tmp_path, broken, monkeypa
 def test_ddp_ranks_report_every_skipped_video(tmp_path, broken):
     """Under torchrun each rank reads its own shard; rank 0 reports the skipped videos of all ranks."""
     data, bad = broken
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29547", "-m",
-           "neurocv.cli", *map(str, train_args(data, tmp_path / "ddp"))]
-    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = torchrun(train_args(data, tmp_path / "ddp"), tmp_path / "logs", ENV)
     assert "skipped 2 unreadable videos" in proc.stderr
     listed = json.loads((tmp_path / "ddp" / "skipped_videos.json").read_text())
     assert sorted(r["video"] for r in listed) == sorted(bad)

@@ -17,6 +17,8 @@ from neurocv.errors import CheckpointError
 from neurocv.synth import make_synthetic_dataset
 from neurocv.training import TrainConfig, evaluate, load_checkpoint, predict_videos, train
 
+from .._cli import torchrun
+
 # A very small network and dataset so that each run takes seconds.
 SMALL = (("dim", 32), ("depth", 1), ("heads", 2), ("stm_channels", (8, 8)), ("mixer_dim", 16), ("rrdb_growth", 8))
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -69,10 +71,7 @@ def test_resume_after_kill_ends_where_an_uninterrupted_run_ends(tmp_path, data):
 
 def test_two_process_ddp_on_gloo(tmp_path, data):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
-           *cli_train(data, out, 1)[1:]]
-    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    torchrun(cli_train(data, out, 1)[3:], tmp_path / "logs", ENV)
     ckpt = load_checkpoint(out / "last.pt")
     assert ckpt["epoch"] == 0 and len(ckpt["metrics"]) == 1
     result = evaluate(out / "last.pt", data)
