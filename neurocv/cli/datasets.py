@@ -14,8 +14,9 @@ from ._common import check_out_dir, err, on_interrupt, parse_size
 
 def synth(
     out_dir: Path,
-    videos_per_class: int = typer.Option(24, "--videos-per-class", min=2,
-                                         help="Videos per class (10 classes), split into train and test."),
+    videos_per_class: Optional[int] = typer.Option(
+        None, "--videos-per-class", min=2,
+        help="Videos per class, split into train and test (default: 24 for --kind motion, 48 for appearance-motion)."),
     size: str = typer.Option("112x112", "--size", help="WxH of the videos (even numbers)."),
     frames: int = typer.Option(36, "--frames", min=2, help="Frames per video."),
     test_fraction: float = typer.Option(0.25, "--test-fraction", min=0.05, max=0.95,

@@ -9,7 +9,7 @@ import pytest
 
 from neurocv.cli import main
 from neurocv.data import load_split
-from neurocv.synth import HFLIP_CLASSES, make_synthetic_dataset
+from neurocv.synth import ACTIONS, HFLIP_CLASSES, make_synthetic_dataset
 from neurocv.synth.appearance import _VARIANTS, AM_CLASSES, MOTIONS, TEXTURES, render_am_clip, texture
 
 
@@ -25,6 +25,23 @@ def test_dataset_layout_and_factors(tmp_path):
     pairs = {(a.split("_")[0] == b.split("_")[0], a.split("_")[1] == b.split("_")[1])
              for a in AM_CLASSES for b in AM_CLASSES if a != b}
     assert pairs == {(True, False), (False, True), (False, False)}
+
+
+@pytest.mark.parametrize("kind, per_class", [("motion", 24), ("appearance-motion", 48)])
+def test_default_videos_per_class_follow_the_kind(tmp_path, monkeypatch, kind, per_class):
+    """Without --videos-per-class the appearance-and-motion set has 48 videos a class (the recipe's data count,
+    docs/learning.md section 11), the motion set keeps 24; the split is 3:1 either way."""
+    import neurocv.synth.dataset as dataset_module
+
+    written = []
+    monkeypatch.setattr(dataset_module, "write_video", lambda path, *a, **k: written.append(path))
+    monkeypatch.setattr(dataset_module, "render_am_clip", lambda *a: type("Clip", (), {"frames": None}))
+    monkeypatch.setattr(dataset_module, "render_clip", lambda *a: type("Clip", (), {"frames": None}))
+    root = make_synthetic_dataset(tmp_path / kind, progress=False, kind=kind)
+    n_classes = len(AM_CLASSES if kind == "appearance-motion" else ACTIONS)
+    assert len(written) == n_classes * per_class
+    assert json.loads((root / "meta.json").read_text())["videos_per_class"] == per_class
+    assert len(load_split(root, "test")) == n_classes * per_class // 4
 
 
 def test_classes_are_closed_under_mirroring():
