@@ -89,3 +89,11 @@ def test_recipe_defaults():
     tiny, base = default_recipe("stm-tiny"), default_recipe("stm-base")
     assert (tiny.epochs, tiny.batch_size, tiny.lr, tiny.eps) == (40, 8, 1e-3, 1e-8)
     assert (base.epochs, base.batch_size, base.lr, base.eps) == (30, 16, 0.02, 1e-3)
+    # `neurocv train --help` states the same defaults
+    import inspect
+
+    import neurocv.cli.training as cli_training
+
+    source = inspect.getsource(cli_training)
+    assert f"(stm-tiny {tiny.epochs}, others {base.epochs})" in source
+    assert f"(stm-tiny {tiny.batch_size}, others {base.batch_size})" in source
