@@ -15,7 +15,7 @@ env-lava:
 # both environments at once (two independent venvs; pip is mostly one core each): about a minute less than one after
 # the other on a fresh clone here (86 + 109 s one after the other)
 envs:
-	@scripts/setup_env.sh main & m=$$!; scripts/setup_env.sh lava; l=$$?; wait $$m; e=$$?; [ $$e -eq 0 ] && [ $$l -eq 0 ]
+	@$(MAKE) --no-print-directory -j2 env env-lava
 
 # One line per check of both environments and the Lava worker, with the command that fixes what is missing.
 doctor: env
