@@ -57,6 +57,24 @@ def test_ctrl_c_in_train_says_how_to_resume(tmp_path):
     assert last.startswith("interrupted:") and "last.pt" in last and "resume" in last
 
 
+def test_train_interrupt_hint_says_what_last_pt_holds(tmp_path):
+    """Before the first epoch ends there is nothing to resume from, and the line says so; once last.pt is
+    written (or it was there to resume), it names it; with --no-resume an old last.pt is not this run's."""
+    import os
+
+    from neurocv.cli.training import _interrupt_hint
+
+    last = tmp_path / "last.pt"
+    hint = _interrupt_hint(last, resume=True)
+    assert hint().startswith(f"no epoch finished, so nothing was saved to {tmp_path}")
+    last.write_bytes(b"epoch 1")
+    assert hint() == f"{last} keeps the last finished epoch; run the same command again to resume from it"
+    fresh = _interrupt_hint(last, resume=False)          # --no-resume over an old run's last.pt
+    assert fresh().startswith("no epoch finished")
+    os.utime(last, ns=(1, 1))                           # this run wrote its first epoch
+    assert fresh().endswith("run the command again without --no-resume to resume from it")
+
+
 def test_ctrl_c_in_run_stops_the_lava_worker_at_once(tmp_path, clip_factory):
     """Interrupted while the Lava worker is busy with a clip: the worker is killed, not waited for."""
     import contextlib

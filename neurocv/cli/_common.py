@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from rich.console import Console
 
@@ -29,8 +29,9 @@ _INTERRUPT_HINT = ["every output already finished was kept (each is written whol
                    "command again"]
 
 
-def on_interrupt(text: str) -> None:
-    """Set the line :func:`run` prints after Ctrl-C (``interrupted: <text>``): what was kept, how to resume."""
+def on_interrupt(text: str | Callable[[], str]) -> None:
+    """Set the line :func:`run` prints after Ctrl-C (``interrupted: <text>``): what was kept, how to resume; a
+    callable is asked at the interrupt (for a hint that depends on how far the command got)."""
     _INTERRUPT_HINT[0] = text
 
 
@@ -163,7 +164,8 @@ def run(app, argv: Optional[List[str]] = None) -> None:
                   markup=False, highlight=False)
         sys.exit(2)
     if rc == 130:                   # typer turns Ctrl-C into exit code 130
-        err.print(f"interrupted: {_INTERRUPT_HINT[0]}", markup=False, highlight=False, soft_wrap=True)
+        hint = _INTERRUPT_HINT[0]
+        err.print(f"interrupted: {hint() if callable(hint) else hint}", markup=False, highlight=False, soft_wrap=True)
         if argv is None:            # the console script: leave now, without waiting on (or finalising under)
             import os               # helper threads still inside C code (decoder prefetch, pipes). First run the
             from multiprocessing import util   # finalisers that a normal exit runs for multiprocessing (a stopped

@@ -28,6 +28,20 @@ def _overrides(items: Optional[List[str]]) -> tuple:
     return tuple(out)
 
 
+def _interrupt_hint(last: Path, resume: bool):
+    """The Ctrl-C line of ``train``: what OUT/last.pt holds now (asked at the interrupt, not at the start)."""
+    before = last.stat().st_mtime_ns if last.exists() else None
+
+    def hint() -> str:
+        now = last.stat().st_mtime_ns if last.exists() else None
+        if now is None or (now == before and not resume):   # nothing of this run on disk yet
+            return (f"no epoch finished, so nothing was saved to {last.parent}; run the same command again to "
+                    f"start the run")
+        again = "run the same command again" if resume else "run the command again without --no-resume"
+        return f"{last} keeps the last finished epoch; {again} to resume from it"
+    return hint
+
+
 def models(as_json: bool = typer.Option(False, "--json", help="A list of objects: name, params, macs, ..."),
            segments: int = typer.Option(8, "--segments", min=1),
            size: str = typer.Option("native", "--size", help="Input WxH for the MAC count (default: each "
@@ -113,8 +127,7 @@ def train(
                       seed=seed, accumulate=not no_accumulate, model_overrides=overrides, fold=fold,
                       init=None if init is None else str(init), strict=strict, amp=amp,
                       channels_last=channels_last)
-    on_interrupt(f"{out_dir / 'last.pt'} keeps the last finished epoch; run the same command again to resume "
-                 f"from it")
+    on_interrupt(_interrupt_hint(out_dir / "last.pt", resume=not no_resume))
     row = _train(data, out_dir, cfg, resume=not no_resume)
     if "epoch" in row:
         from ..training.loop import epoch_line

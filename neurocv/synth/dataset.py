@@ -12,7 +12,7 @@ from .._io import atomic_open
 from ..codec.encode import write_video
 from ..errors import ConfigError
 from .appearance import AM_CLASSES, render_am_clip
-from .render import ACTIONS, HFLIP_CLASSES, render_clip
+from .render import ACTIONS, HFLIP_CLASSES, check_clip_size, render_clip
 
 __all__ = ["KINDS", "DEFAULT_VIDEOS_PER_CLASS", "make_synthetic_dataset"]
 
@@ -43,6 +43,7 @@ def make_synthetic_dataset(out_dir: str | Path, videos_per_class: int | None = N
         raise ConfigError(f"test_fraction must be in (0, 1), got {test_fraction}")
     if width % 2 or height % 2:
         raise ConfigError(f"width and height must be even for MPEG-4, got {width}x{height}")
+    check_clip_size(width, height, n_frames)   # before the progress bar starts, not at the first clip
     classes, render = (AM_CLASSES, render_am_clip) if kind == "appearance-motion" else (ACTIONS, render_clip)
     out_dir = Path(out_dir)
     n_test = min(videos_per_class - 1, max(1, int(round(videos_per_class * test_fraction))))

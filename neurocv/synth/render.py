@@ -108,6 +108,17 @@ def _poses(action: str, rng: np.random.Generator, width: int, height: int, n_fra
     return centres, scale, angle
 
 
+MIN_SIDE = 32   # the smallest frame side a clip is rendered at (objects of a quarter of it still hold a texture)
+
+
+def check_clip_size(width: int, height: int, n_frames: int) -> None:
+    """:class:`ConfigError` for frames smaller than ``MIN_SIDE`` or a clip of fewer than 2 frames."""
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise ConfigError(f"frames must be at least {MIN_SIDE}x{MIN_SIDE}, got {width}x{height}")
+    if n_frames < 2:
+        raise ConfigError(f"a clip needs at least 2 frames, got {n_frames}")
+
+
 def render_clip(action: str, rng: np.random.Generator, width: int = 112, height: int = 112,
                 n_frames: int = 36, noise_sigma: float = 2.0, zoom_rate: tuple[float, float] = (0.03, 0.05),
                 object_size: tuple[float, float] | None = None, texture_fn=None) -> RenderedClip:
@@ -118,10 +129,7 @@ def render_clip(action: str, rng: np.random.Generator, width: int = 112, height:
     0.6-0.8); ``texture_fn(rng, h, w)`` the object's texture (default: random noise at two scales)."""
     if action not in ACTIONS:
         raise ConfigError(f"unknown action '{action}'; expected one of {', '.join(ACTIONS)}")
-    if width < 32 or height < 32:
-        raise ConfigError(f"frames must be at least 32x32, got {width}x{height}")
-    if n_frames < 2:
-        raise ConfigError(f"a clip needs at least 2 frames, got {n_frames}")
+    check_clip_size(width, height, n_frames)
     side = min(width, height)
     lo, hi = object_size or ((0.6, 0.8) if action in ("zoom_in", "zoom_out") else (0.25, 0.5))
     size = rng.uniform(lo, hi) * side

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from neurocv.cli import main
+from neurocv.errors import ConfigError
 from neurocv.data import load_split
 from neurocv.synth import ACTIONS, HFLIP_CLASSES, make_synthetic_dataset
 from neurocv.synth.appearance import _VARIANTS, AM_CLASSES, MOTIONS, TEXTURES, render_am_clip, texture
@@ -42,6 +43,19 @@ def test_default_videos_per_class_follow_the_kind(tmp_path, monkeypatch, kind, p
     assert len(written) == n_classes * per_class
     assert json.loads((root / "meta.json").read_text())["videos_per_class"] == per_class
     assert len(load_split(root, "test")) == n_classes * per_class // 4
+
+
+@pytest.mark.parametrize("kind", ["motion", "appearance-motion"])
+def test_too_small_frames_fail_before_anything_is_rendered(tmp_path, monkeypatch, kind):
+    """A size below 32x32 is refused up front, before the progress bar or the output folder: nothing rendered."""
+    import neurocv.synth.dataset as dataset_module
+
+    rendered = []
+    monkeypatch.setattr(dataset_module, "render_am_clip", lambda *a: rendered.append(a))
+    monkeypatch.setattr(dataset_module, "render_clip", lambda *a: rendered.append(a))
+    with pytest.raises(ConfigError, match="at least 32x32, got 16x16"):
+        make_synthetic_dataset(tmp_path / "out", width=16, height=16, progress=False, kind=kind)
+    assert rendered == [] and not (tmp_path / "out").exists()
 
 
 def test_classes_are_closed_under_mirroring():
