@@ -61,7 +61,9 @@ ablations: env
 # also scored on an independent set (seed 1). Two halves side by side (one core each), then one report. Resumable:
 # finished runs are skipped. docs/learning.md says why this recipe and what each run costs. The set is synth's
 # default for the kind (48 videos a class since the 40-epoch recipe; the 80-epoch table used 24, docs/ablations_am_80ep).
+# The runs folder is named after the recipe (48 videos a class, 50 epochs): a run of another length does not resume.
 AM := $(DEMO)/am48
+AM_RUNS := runs/ablations-am48-50ep
 AM_HOLD := $(DEMO)/am-holdout
 ablations-am: env
 	$(NEUROCV) synth $(AM) --kind appearance-motion
@@ -69,11 +71,11 @@ ablations-am: env
 	$(NEUROCV) synth $(AM_HOLD) --kind appearance-motion --videos-per-class 20 --test-fraction 0.95 --seed 1
 	$(NEUROCV) cache $(AM_HOLD)
 	OMP_NUM_THREADS=1 $(PY) scripts/ablations.py $(AM) --holdout $(AM_HOLD) --rows i-mv-r,i,mv \
-	    --seed-rows i-mv-r,i,mv --extra-seeds 1,2 --runs runs/ablations-am48 --out runs/ablations-am48/half_a & \
+	    --seed-rows i-mv-r,i,mv --extra-seeds 1,2 --runs $(AM_RUNS) --out $(AM_RUNS)/half_a & \
 	OMP_NUM_THREADS=1 $(PY) scripts/ablations.py $(AM) --holdout $(AM_HOLD) --rows mv-r,lif \
-	    --seed-rows mv-r,lif --extra-seeds 1,2 --runs runs/ablations-am48 --out runs/ablations-am48/half_b; \
+	    --seed-rows mv-r,lif --extra-seeds 1,2 --runs $(AM_RUNS) --out $(AM_RUNS)/half_b; \
 	    b=$$?; wait $$!; a=$$?; [ $$a -eq 0 ] && [ $$b -eq 0 ]
-	$(PY) scripts/ablations.py $(AM) --merge runs/ablations-am48/half_a.json runs/ablations-am48/half_b.json \
+	$(PY) scripts/ablations.py $(AM) --merge $(AM_RUNS)/half_a.json $(AM_RUNS)/half_b.json \
 	    --out docs/ablations_am
 
 test: envs

@@ -77,7 +77,7 @@ def train(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="A registered variant (see `neurocv models`); "
                                         "default stm-tiny, or --init's model."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Total epochs of the run (a resumed run "
-                                         "ends there); default: the model's recipe (stm-tiny 40, others 30)."),
+                                         "ends there); default: the model's recipe (stm-tiny 50, others 30)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Global batch (split over DDP "
                                              "ranks); default: the model's recipe (stm-tiny 8, others 16)."),
     lr: float = typer.Option(None, "--lr", help="Default: the paper's 0.02 (stm-tiny: 1e-3, see docs/learning.md)."),

@@ -87,7 +87,7 @@ def test_aux_probes_only_in_training():
 
 def test_recipe_defaults():
     tiny, base = default_recipe("stm-tiny"), default_recipe("stm-base")
-    assert (tiny.epochs, tiny.batch_size, tiny.lr, tiny.eps) == (40, 8, 1e-3, 1e-8)
+    assert (tiny.epochs, tiny.batch_size, tiny.lr, tiny.eps) == (50, 8, 1e-3, 1e-8)
     assert (base.epochs, base.batch_size, base.lr, base.eps) == (30, 16, 0.02, 1e-3)
     # `neurocv train --help` states the same defaults
     import inspect
