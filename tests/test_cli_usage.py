@@ -4,6 +4,7 @@ a short stderr and no traceback."""
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import pytest
@@ -53,6 +54,16 @@ def test_version_and_help(work):
     assert "lava-fixed" in text and "torch" in text           # --backend lists its choices
     text = assert_ok(user_run(work, "energy", "--help")).stdout
     assert "cmos45nm-int8" in text and "loihi" in text        # --hardware lists its choices
+
+
+def test_train_help_states_the_recipe(work):
+    from neurocv.recipes import PAPER_RECIPE, default_recipe
+
+    text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", assert_ok(user_run(work, "train", "--help")).stdout).split())
+    tiny = default_recipe("stm-tiny")
+    assert f"(stm-tiny {tiny.epochs}, others {PAPER_RECIPE.epochs})" in text
+    assert f"(stm-tiny {tiny.batch_size}, others {PAPER_RECIPE.batch_size})" in text
+    assert f"stm-tiny {tiny.lr:g}, others {PAPER_RECIPE.lr:g}" in text
 
 
 WRONG_KIND = [

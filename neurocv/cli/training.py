@@ -10,6 +10,7 @@ from typing import List, Optional
 import typer
 
 from ..errors import ConfigError
+from ..recipes import recipe_help
 from ._common import check_checkpoint_arg, check_out_dir, err, on_interrupt, out, parse_size
 
 
@@ -77,12 +78,16 @@ def train(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="A registered variant (see `neurocv models`); "
                                         "default stm-tiny, or --init's model."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Total epochs of the run (a resumed run "
-                                         "ends there); default: the model's recipe (stm-tiny 50, others 30)."),
+                                         "ends there); default: the model's recipe "
+                                         f"({recipe_help('epochs')})."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Global batch (split over DDP "
-                                             "ranks); default: the model's recipe (stm-tiny 8, others 16)."),
-    lr: float = typer.Option(None, "--lr", help="Default: the paper's 0.02 (stm-tiny: 1e-3, see docs/learning.md)."),
+                                             "ranks); default: the model's recipe "
+                                             f"({recipe_help('batch_size')})."),
+    lr: float = typer.Option(None, "--lr", help="Adam learning rate; default: the "
+                            f"model's recipe ({recipe_help('lr')})."),
     weight_decay: float = typer.Option(1e-4, "--weight-decay"),
-    eps: float = typer.Option(None, "--eps", help="Adam epsilon; default: the paper's 1e-3 (stm-tiny: 1e-8)."),
+    eps: float = typer.Option(None, "--eps", help="Adam epsilon; default: the model's "
+                             f"recipe ({recipe_help('eps')})."),
     warmup: float = typer.Option(1.0, "--warmup-epochs"),
     segments: int = typer.Option(8, "--segments", min=1),
     crop: int = typer.Option(None, "--crop", min=8, help="Training crop side (default: the model's input size)."),
@@ -106,7 +111,7 @@ def train(
     """Train a model; under `torchrun --nproc_per_node=N` the same command trains with DDP."""
     from ..models import get_model_config
     from ..training import TrainConfig, train as _train
-    from ..training.loop import default_recipe
+    from ..recipes import default_recipe
 
     check_out_dir(out_dir, "--out")
     overrides = _overrides(settings)

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from .._io import atomic_open, atomic_path
 from ..errors import ConfigError, DatasetError, VideoDecodeError
 from ..checkpoint import build_model_from_checkpoint, load_checkpoint, save_checkpoint
+from ..recipes import Recipe, default_optimizer, default_recipe
 from .distributed import DistContext, setup_distributed
 
 __all__ = ["TrainConfig", "train", "build_model_from_checkpoint", "default_optimizer", "default_recipe", "Recipe"]
@@ -61,36 +62,6 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What ``neurocv train --model NAME`` does when its options are left out."""
-
-    epochs: int
-    batch_size: int
-    lr: float
-    eps: float
-
-
-# stm-tiny: the recipe docs/learning.md arrived at on the appearance-and-motion set: 50 epochs of its default 432
-# training clips (section 11: twice the examples of its rare clips; section 12: 40 epochs ended unfitted; about 40
-# minutes a run alone on 2 CPU cores); the paper-sized variants: the paper's Adam settings, 30 epochs of batch 16 (the
-# paper trains 300)
-_RECIPES = {"stm-tiny": Recipe(epochs=50, batch_size=8, lr=1e-3, eps=1e-8)}
-_PAPER_RECIPE = Recipe(epochs=30, batch_size=16, lr=0.02, eps=1e-3)
-
-
-def default_recipe(model: str) -> Recipe:
-    """The training defaults of a registered variant (:class:`Recipe`)."""
-    return _RECIPES.get(model, _PAPER_RECIPE)
-
-
-def default_optimizer(model: str) -> tuple[float, float]:
-    """Adam (lr, eps): the paper's (0.02, 1e-3) for the paper-sized variants; stm-tiny did not learn with them on
-    the synthetic set here and uses (1e-3, 1e-8), the best of the settings measured (docs/learning.md)."""
-    r = default_recipe(model)
-    return r.lr, r.eps
 
 
 def make_optimizer(model: torch.nn.Module, lr: float, eps: float, weight_decay: float) -> torch.optim.Optimizer:
