@@ -248,7 +248,8 @@ def markdown(report: dict) -> str:
                 cells.append(c)
             mean = pct(r["mean"]) + (" / " + pct(r.get("mean_holdout")) if held else "")
             if len(r["top1_final"]) < len(seeds):
-                mean += f" ({len(r['top1_final'])} seeds)"
+                n = len(r["top1_final"])
+                mean += f" ({n} seed{'s' if n != 1 else ''})"
             lines.append(f"| {r['label']} | " + " | ".join(cells) + f" | {mean} |")
     return "\n".join(lines) + "\n"
 
