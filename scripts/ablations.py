@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="train nothing: write OUT from earlier reports of this script (same data, epochs, seed), "
                     "e.g. two runs with different --rows started side by side, one per core")
     args = ap.parse_args(argv)
-    from neurocv.training.loop import default_recipe
+    from neurocv.recipes import default_recipe
 
     recipe = default_recipe("stm-tiny")
     args.epochs = recipe.epochs if args.epochs is None else args.epochs
@@ -188,7 +188,7 @@ def save_report(report: dict, out: Path, atomic_open) -> dict:
 def run_row(args, run: Path, overrides: dict, accumulate: bool, seed: int) -> dict:
     """Train one row (resumed or skipped when ``run`` holds it), evaluate its best and final checkpoints."""
     from neurocv.training import TrainConfig, evaluate, train
-    from neurocv.training.loop import default_optimizer
+    from neurocv.recipes import default_optimizer
 
     lr, eps = default_optimizer("stm-tiny")
     cfg = TrainConfig(model="stm-tiny", epochs=args.epochs, batch_size=args.batch_size, lr=lr, eps=eps, seed=seed,
